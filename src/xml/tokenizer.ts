@@ -1,0 +1,67 @@
+// tokenize(): UTF-8 bytes in, a token table (tokens.ts) or the first well-formedness error out.
+// The prolog (XML declaration, DOCTYPE and what precedes the root) is parsed by prolog.ts; the
+// root element and what follows it by a body kernel (the TypeScript reference scan.ts, or the
+// WASM kernel); entity references the body kernel collected are then judged against the DTD.
+// Whichever error comes first in the document is the one reported.
+
+import { DEFAULT_LIMITS, EntityRefList, TokenTableBuilder, type Limits, type TokenTable } from "./tokens.ts";
+import { ScanError, scanErrorToXmlError, type XmlError } from "./errors.ts";
+import { scanBody, type ScanResult } from "./scan.ts";
+import { scanProlog } from "./prolog.ts";
+import { checkEntityRefs } from "./dtd.ts";
+
+export interface TokenizeOptions {
+  /** Overrides of DEFAULT_LIMITS (maxBytes, maxDepth, maxTokens). */
+  limits?: Partial<Limits>;
+  /** Which body kernel runs: "ts" the TypeScript reference, "wasm" the WASM kernel, "auto" (default) the faster for the input size. */
+  kernel?: "auto" | "ts" | "wasm";
+}
+
+export type TokenizeResult = { ok: true; table: TokenTable } | { ok: false; error: XmlError };
+
+/** Limits with every field present: DEFAULT_LIMITS overridden by the caller's. */
+export function resolveLimits(limits?: Partial<Limits>): Limits {
+  return {
+    maxBytes: limits?.maxBytes ?? DEFAULT_LIMITS.maxBytes,
+    maxDepth: limits?.maxDepth ?? DEFAULT_LIMITS.maxDepth,
+    maxTokens: limits?.maxTokens ?? DEFAULT_LIMITS.maxTokens,
+  };
+}
+
+export function tokenize(input: Uint8Array, options?: TokenizeOptions): TokenizeResult {
+  const limits = resolveLimits(options?.limits);
+  const kernel = options?.kernel ?? "auto";
+  const n = input.length;
+  if (n > limits.maxBytes) {
+    return {
+      ok: false,
+      error: {
+        code: "too-large",
+        message: `input is ${n} bytes, larger than the limit of ${limits.maxBytes} bytes (limits.maxBytes)`,
+        line: 1,
+        column: 1,
+        offset: 0,
+      },
+    };
+  }
+  // libvirt domain XML averages one token per 12-20 bytes; sizing for that avoids regrowing.
+  const table = new TokenTableBuilder(Math.max(64, n >> 3));
+  const prolog = scanProlog(input, table, limits);
+  if ("code" in prolog) return { ok: false, error: prolog };
+  const refs = new EntityRefList();
+
+  // ---- body kernel dispatch: the one call site the WASM kernel replaces ----
+  let scan: ScanResult;
+  if (kernel === "wasm") {
+    throw new Error("tokenize: the WASM kernel is not available in this build (use kernel: \"ts\" or \"auto\")");
+  } else {
+    scan = scanBody(input, prolog.bodyStart, table, refs, limits);
+  }
+  // ---- end of kernel dispatch ----
+
+  const scanFailed = scan.error !== ScanError.None;
+  const refError = checkEntityRefs(input, refs, prolog.dtd, scanFailed ? scan.offset : n + 1);
+  if (refError !== null) return { ok: false, error: refError };
+  if (scanFailed) return { ok: false, error: scanErrorToXmlError(input, scan.error, scan.offset, scan.aux) };
+  return { ok: true, table };
+}
