@@ -72,7 +72,10 @@ const enum Byte {
   LowerX = 0x78,
 }
 
-/** Bits of STOP: which bytes end an ordinary run in each context. */
+/**
+ * Bits of BYTE_CLASS: which bytes end an ordinary run in each context, and which start or
+ * continue an ASCII name (copied from chars.ts ASCII_CLASS).
+ */
 const enum Stop {
   Text = 1, // '<' '&' ']'
   AttrQuot = 2, // '"' '<' '&'
@@ -80,6 +83,8 @@ const enum Stop {
   Comment = 8, // '-'
   PI = 16, // '?'
   CData = 32, // ']'
+  NameStart = 64, // [A-Za-z_:]
+  Name = 128, // NameStart + [-.0-9]
   // Every context also stops on C0 controls other than tab/LF/CR and on bytes >= 0x80, which
   // need validating (InvalidChar / a UTF-8 decode).
 }
@@ -98,10 +103,28 @@ function buildStopTable(): Uint8Array {
   table[Byte.Apos] |= Stop.AttrApos;
   table[Byte.Minus] |= Stop.Comment;
   table[Byte.Question] |= Stop.PI;
+  for (let c = 0; c < 0x80; c++) {
+    if ((ASCII_CLASS[c] & CharClass.NameStart) !== 0) table[c] |= Stop.NameStart;
+    if ((ASCII_CLASS[c] & CharClass.Name) !== 0) table[c] |= Stop.Name;
+  }
   return table;
 }
 
-const STOP: Uint8Array = buildStopTable();
+// One 256-entry table for every per-byte decision of the hot loops. Module-local on purpose:
+// values imported from other modules may be reached through getters (tsx compiles to CommonJS
+// with accessor exports), which costs more than the scan itself.
+const BYTE_CLASS: Uint8Array = buildStopTable();
+const STOP = BYTE_CLASS;
+
+// Token kinds and error codes as module-local numbers, for the same reason.
+const KIND_TEXT = TokenKind.Text;
+const KIND_START_TAG = TokenKind.StartTag;
+const KIND_EMPTY_TAG = TokenKind.EmptyTag;
+const KIND_END_TAG = TokenKind.EndTag;
+const KIND_ATTRIBUTE = TokenKind.Attribute;
+const KIND_COMMENT = TokenKind.Comment;
+const KIND_PI = TokenKind.PI;
+const KIND_CDATA = TokenKind.CData;
 
 // The error of the current scan. Module state (not an object per call) so that the construct
 // scanners can return a plain offset, -1 meaning "failed, see failCode".
@@ -196,7 +219,7 @@ function scanName(bytes: Uint8Array, i: number, n: number): number {
   if (i >= n) return i;
   let c = bytes[i];
   if (c < 0x80) {
-    if ((ASCII_CLASS[c] & CharClass.NameStart) === 0) return i;
+    if ((BYTE_CLASS[c] & Stop.NameStart) === 0) return i;
     i++;
   } else {
     const decoded = decodeUtf8(bytes, i, n);
@@ -206,7 +229,7 @@ function scanName(bytes: Uint8Array, i: number, n: number): number {
   while (i < n) {
     c = bytes[i];
     if (c < 0x80) {
-      if ((ASCII_CLASS[c] & CharClass.Name) === 0) return i;
+      if ((BYTE_CLASS[c] & Stop.Name) === 0) return i;
       i++;
     } else {
       const decoded = decodeUtf8(bytes, i, n);
@@ -373,7 +396,7 @@ function scanStartTag(
     if (c === Byte.Slash) {
       if (j + 1 >= n) return fail(ScanError.UnexpectedEof, n, i);
       if (bytes[j + 1] !== Byte.Gt) return failAt(bytes, j + 1, n, ScanError.ExpectedTagEnd, i);
-      table.kind[tagIdx] = TokenKind.EmptyTag;
+      table.kind[tagIdx] = KIND_EMPTY_TAG;
       table.link[tagIdx] = tagIdx;
       table.end[tagIdx] = j + 2;
       return j + 2;
@@ -400,7 +423,7 @@ function scanStartTag(
     if (quote !== Byte.Quot && quote !== Byte.Apos) return failAt(bytes, j, n, ScanError.ExpectedQuote, i);
     j = scanAttributeValue(bytes, j, n, refs, i);
     if (j < 0) return -1;
-    table.push(TokenKind.Attribute, attrStart, j, attrNameEnd, tagIdx);
+    table.push(KIND_ATTRIBUTE, attrStart, j, attrNameEnd, tagIdx);
   }
 }
 
@@ -417,7 +440,7 @@ function scanEndTag(bytes: Uint8Array, i: number, n: number, table: TokenTableBu
   const j = skipSpace(bytes, nameEnd, n);
   if (j >= n) return fail(ScanError.UnexpectedEof, n, i);
   if (bytes[j] !== Byte.Gt) return failAt(bytes, j, n, ScanError.ExpectedTagEnd, i);
-  const endIdx = table.push(TokenKind.EndTag, i, j + 1, nameEnd, openIdx);
+  const endIdx = table.push(KIND_END_TAG, i, j + 1, nameEnd, openIdx);
   table.link[openIdx] = endIdx;
   return j + 1;
 }
@@ -436,7 +459,7 @@ function scanComment(bytes: Uint8Array, i: number, n: number, table: TokenTableB
       }
       if (j + 2 >= n) return fail(ScanError.UnexpectedEof, n, i);
       if (bytes[j + 2] !== Byte.Gt) return fail(ScanError.DoubleHyphenInComment, j, -1);
-      table.push(TokenKind.Comment, i, j + 3, 0, -1);
+      table.push(KIND_COMMENT, i, j + 3, 0, -1);
       return j + 3;
     }
     j = skipSpecialChar(bytes, j, n);
@@ -463,7 +486,7 @@ function scanPI(bytes: Uint8Array, i: number, n: number, table: TokenTableBuilde
   if (c === Byte.Question) {
     if (j + 1 >= n) return fail(ScanError.UnexpectedEof, n, i);
     if (bytes[j + 1] !== Byte.Gt) return failAt(bytes, j, n, ScanError.ExpectedWhitespace, i);
-    table.push(TokenKind.PI, i, j + 2, targetEnd, -1);
+    table.push(KIND_PI, i, j + 2, targetEnd, -1);
     return j + 2;
   }
   if (c !== Byte.Space && c !== Byte.LF && c !== Byte.Tab && c !== Byte.CR) {
@@ -476,7 +499,7 @@ function scanPI(bytes: Uint8Array, i: number, n: number, table: TokenTableBuilde
     if (bytes[j] === Byte.Question) {
       if (j + 1 >= n) return fail(ScanError.UnexpectedEof, n, i);
       if (bytes[j + 1] === Byte.Gt) {
-        table.push(TokenKind.PI, i, j + 2, targetEnd, -1);
+        table.push(KIND_PI, i, j + 2, targetEnd, -1);
         return j + 2;
       }
       j++;
@@ -495,7 +518,7 @@ function scanCData(bytes: Uint8Array, i: number, n: number, table: TokenTableBui
     if (j >= n) return fail(ScanError.UnexpectedEof, n, i);
     if (bytes[j] === Byte.RBracket) {
       if (j + 2 < n && bytes[j + 1] === Byte.RBracket && bytes[j + 2] === Byte.Gt) {
-        table.push(TokenKind.CData, i, j + 3, 0, -1);
+        table.push(KIND_CDATA, i, j + 3, 0, -1);
         return j + 3;
       }
       j++;
@@ -569,7 +592,7 @@ export function scanBody(
       if (table.count >= maxTokens) return result(ScanError.TooManyTokens, i, -1);
       const end = depth > 0 ? scanText(bytes, i, n, refs) : scanTrailingSpace(bytes, i, n);
       if (end < 0) break;
-      table.push(TokenKind.Text, i, end, 0, -1);
+      table.push(KIND_TEXT, i, end, 0, -1);
       i = end;
       continue;
     }
@@ -606,14 +629,14 @@ export function scanBody(
       if (rootSeen && depth === 0) return result(ScanError.ContentAfterRoot, i, -1);
       if (table.count >= maxTokens) return result(ScanError.TooManyTokens, i, -1);
       if (depth >= maxDepth) return result(ScanError.TooDeep, i, -1);
-      const tagIdx = table.push(TokenKind.StartTag, i, 0, 0, -1);
+      const tagIdx = table.push(KIND_START_TAG, i, 0, 0, -1);
       next = scanStartTag(bytes, i, n, table, refs, tagIdx, maxTokens);
       if (next >= 0) {
         if (!rootSeen) {
           rootSeen = true;
           table.root = tagIdx;
         }
-        if (table.kind[tagIdx] === TokenKind.StartTag) {
+        if (table.kind[tagIdx] === KIND_START_TAG) {
           stack[depth] = tagIdx;
           depth++;
         }
