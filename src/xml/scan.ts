@@ -23,7 +23,14 @@
 
 import { TokenKind, type TokenTableBuilder, type EntityRefList, type Limits } from "./tokens.ts";
 import { ScanError } from "./errors.ts";
-import { ASCII_CLASS, CharClass, decodeUtf8, isXmlChar, isNameStartChar, isNameChar } from "./chars.ts";
+import {
+  ASCII_CLASS,
+  CharClass,
+  decodeUtf8 as importedDecodeUtf8,
+  isXmlChar as importedIsXmlChar,
+  isNameStartChar as importedIsNameStartChar,
+  isNameChar as importedIsNameChar,
+} from "./chars.ts";
 
 export interface ScanResult {
   error: ScanError;
@@ -116,7 +123,13 @@ function buildStopTable(): Uint8Array {
 const BYTE_CLASS: Uint8Array = buildStopTable();
 const STOP = BYTE_CLASS;
 
-// Token kinds and error codes as module-local numbers, for the same reason.
+// The character-class functions, bound locally for the same reason.
+const decodeUtf8 = importedDecodeUtf8;
+const isXmlChar = importedIsXmlChar;
+const isNameStartChar = importedIsNameStartChar;
+const isNameChar = importedIsNameChar;
+
+// Token kinds as module-local numbers, for the same reason.
 const KIND_TEXT = TokenKind.Text;
 const KIND_START_TAG = TokenKind.StartTag;
 const KIND_EMPTY_TAG = TokenKind.EmptyTag;
