@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { scanBody, type ScanResult } from "../src/xml/scan.ts";
 import { DEFAULT_LIMITS, EntityRefList, TokenKind, TokenTableBuilder, type Limits } from "../src/xml/tokens.ts";
 import { ScanError, scanErrorToXmlError } from "../src/xml/errors.ts";
+import fc from "fast-check";
+import { parseXml } from "@rgrove/parse-xml";
 
 const encoder = new TextEncoder();
 
@@ -401,5 +403,57 @@ describe("scanBody limits", () => {
 
   test("exactly maxDepth levels are accepted", () => {
     assert.equal(scan("<a><b><c/></b></a>", { maxDepth: 3 }).result.error, ScanError.None);
+  });
+});
+
+describe("scanBody against an independent parser", () => {
+  // @rgrove/parse-xml is a strict XML 1.0 parser; on documents without a DOCTYPE, without
+  // entity references other than the predefined ones (which it would judge and we defer) and
+  // in valid UTF-8, accept/reject must agree.
+  const seedDocs = [
+    `<domain type="kvm" xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0">\n  <name>vm &amp; co</name>\n  <devices>\n    <disk type='file'><source file="/a.img"/></disk>\n    <!-- note -->\n  </devices>\n  <qemu:commandline><qemu:arg value='-s'/></qemu:commandline>\n</domain>\n`,
+    `<a x="1" y='&lt;&#65;'>t<![CDATA[c]] >]]><!-- c - --><?pi d?><b/>é&#x10FFFF;</a>\n<!--x-->\n<?end?>`,
+  ];
+  const fragments = ["<", ">", "/", "!", "?", "-", "--", "[", "]", "]]>", "&", ";", "#", "x", '"', "'", "=", " ", "\n", "a", "é", "<!--", "<![CDATA[", "</a>", "<b>", "&#0;", "&amp;", "&#x41;"];
+
+  test("accept/reject agrees with @rgrove/parse-xml on 3,000 mutated documents", () => {
+    let compared = 0;
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0x7fffffff }), (seed) => {
+          // The edits come from a small PRNG over the seed: fast-check's own numbers lean
+          // towards the ends of their range, which would keep editing the first byte.
+          let state = seed | 1;
+          const random = (below: number) => {
+            state ^= state << 13;
+            state ^= state >>> 17;
+            state ^= state << 5;
+            return (state >>> 0) % below;
+          };
+          let doc = seedDocs[random(seedDocs.length)];
+          const edits = 1 + random(3);
+          for (let e = 0; e < edits; e++) {
+            const p = random(doc.length);
+            const op = random(3);
+            const fragment = fragments[random(fragments.length)];
+            if (op === 0) doc = doc.slice(0, p) + doc.slice(p + 1);
+            else if (op === 1) doc = doc.slice(0, p) + fragment + doc.slice(p);
+            else doc = doc.slice(0, p) + fragment + doc.slice(p + 1);
+          }
+          if (!/^<[^?!/]/.test(doc)) return; // scanBody starts at a root element
+          const s = scan(doc);
+          assert.ok(s.result.offset >= 0 && s.result.offset <= s.bytes.length, "offset inside the input");
+          if (s.refs.count > 0) return;
+          let parsed = true;
+          try {
+            parseXml(doc);
+          } catch {
+            parsed = false;
+          }
+          compared++;
+          assert.equal(s.result.error === ScanError.None, parsed, `disagreement on ${JSON.stringify(doc)}: scan error ${s.result.error} at ${s.result.offset}`);
+      }),
+      { numRuns: 3000, seed: 20261128 },
+    );
+    assert.ok(compared > 1000, `only ${compared} documents were comparable`);
   });
 });
