@@ -1,0 +1,737 @@
+// The WASM body kernel: a port of src/xml/scan.ts (the TypeScript reference) that produces the
+// same tokens, entity references and (code, offset, aux) result, with the run loops that skip
+// ordinary bytes replaced by 16-byte SIMD scans. Keep it in step with scan.ts: same order of
+// checks, same offsets (test/wasm.test.ts compares both on the corpora and on fuzzed input).
+//
+// Memory (laid out by src/xml/wasm.ts): the input at INPUT (page 1) followed by at least 16
+// bytes the SIMD loads may read past its end (those lanes are ignored); then the open-element
+// stack and the token and reference arrays, at the addresses passed to scan(). Token indices
+// are absolute (the prolog's tokens, `base` of them, come first in the caller's table), so the
+// array pointers are biased by -base and indexed exactly like the reference's TokenTable.
+
+import { INPUT, NAME_START, NAME, INVALID, asciiClass, byteAt, isXmlChar, isNameStartChar, isNameChar, decodeUtf8 } from "./chars";
+import * as E from "./codes";
+
+const K_COMMENT: i32 = 3;
+const K_PI: i32 = 4;
+const K_CDATA: i32 = 5;
+const K_TEXT: i32 = 6;
+const K_START: i32 = 7;
+const K_EMPTY: i32 = 8;
+const K_END: i32 = 9;
+const K_ATTRIBUTE: i32 = 10;
+
+const TAB: i32 = 0x09;
+const LF: i32 = 0x0a;
+const CR: i32 = 0x0d;
+const SP: i32 = 0x20;
+const BANG: i32 = 0x21;
+const QUOT: i32 = 0x22;
+const HASH: i32 = 0x23;
+const AMP: i32 = 0x26;
+const APOS: i32 = 0x27;
+const MINUS: i32 = 0x2d;
+const SLASH: i32 = 0x2f;
+const D0: i32 = 0x30;
+const D9: i32 = 0x39;
+const SEMI: i32 = 0x3b;
+const LT: i32 = 0x3c;
+const EQ: i32 = 0x3d;
+const GT: i32 = 0x3e;
+const QUESTION: i32 = 0x3f;
+const UA: i32 = 0x41;
+const UC: i32 = 0x43;
+const UD: i32 = 0x44;
+const UF: i32 = 0x46;
+const UT: i32 = 0x54;
+const LBRACKET: i32 = 0x5b;
+const RBRACKET: i32 = 0x5d;
+const LA: i32 = 0x61;
+const LE: i32 = 0x65;
+const LF_: i32 = 0x66;
+const LG: i32 = 0x67;
+const LL: i32 = 0x6c;
+const LM: i32 = 0x6d;
+const LO: i32 = 0x6f;
+const LP: i32 = 0x70;
+const LQ: i32 = 0x71;
+const LS: i32 = 0x73;
+const LT_: i32 = 0x74;
+const LU: i32 = 0x75;
+const LX: i32 = 0x78;
+
+// ---- result and table state (module globals, read back by the loader) ----
+
+let failCode: i32 = 0;
+let failOffset: i32 = 0;
+let failAux: i32 = -1;
+
+/** Absolute token count (base + tokens written). */
+let count: i32 = 0;
+/** min(maxTokens, base + token capacity): past it a push needs TooManyTokens or NeedRoom. */
+let tokenLimit: i32 = 0;
+let maxTokensLimit: i32 = 0;
+let root: i32 = -1;
+// Token arrays biased by -base: kindAt(k) = kindBase + k, etc.
+let kindBase: usize = 0;
+let startBase: usize = 0;
+let endBase: usize = 0;
+let midBase: usize = 0;
+let linkBase: usize = 0;
+// Entity references: stored while refCount < refCapacity, counted always.
+let refCount: i32 = 0;
+let refCapacity: i32 = 0;
+let refStartPtr: usize = 0;
+let refEndPtr: usize = 0;
+let refAttrPtr: usize = 0;
+
+export function resultOffset(): i32 {
+  return failOffset;
+}
+export function resultAux(): i32 {
+  return failAux;
+}
+export function tokenCount(): i32 {
+  return count;
+}
+export function rootIndex(): i32 {
+  return root;
+}
+export function refTotal(): i32 {
+  return refCount;
+}
+
+// @ts-ignore: decorator
+@inline function tStart(k: i32): i32 {
+  return load<i32>(startBase + (<usize>k << 2));
+}
+// @ts-ignore: decorator
+@inline function tMid(k: i32): i32 {
+  return load<i32>(midBase + (<usize>k << 2));
+}
+// @ts-ignore: decorator
+@inline function tKind(k: i32): i32 {
+  return <i32>load<u8>(kindBase + <usize>k);
+}
+// @ts-ignore: decorator
+@inline function setKind(k: i32, v: i32): void {
+  store<u8>(kindBase + <usize>k, <u8>v);
+}
+// @ts-ignore: decorator
+@inline function setEnd(k: i32, v: i32): void {
+  store<i32>(endBase + (<usize>k << 2), v);
+}
+// @ts-ignore: decorator
+@inline function setMid(k: i32, v: i32): void {
+  store<i32>(midBase + (<usize>k << 2), v);
+}
+// @ts-ignore: decorator
+@inline function setLink(k: i32, v: i32): void {
+  store<i32>(linkBase + (<usize>k << 2), v);
+}
+
+/** Appends a token (the caller has checked tokenLimit) and returns its index. */
+// @ts-ignore: decorator
+@inline function push(kind: i32, start: i32, end: i32, mid: i32, link: i32): i32 {
+  const k = count;
+  store<u8>(kindBase + <usize>k, <u8>kind);
+  const o = <usize>k << 2;
+  store<i32>(startBase + o, start);
+  store<i32>(endBase + o, end);
+  store<i32>(midBase + o, mid);
+  store<i32>(linkBase + o, link);
+  count = k + 1;
+  return k;
+}
+
+function pushRef(start: i32, end: i32, inAttribute: bool): void {
+  const i = refCount;
+  if (i < refCapacity) {
+    store<i32>(refStartPtr + (<usize>i << 2), start);
+    store<i32>(refEndPtr + (<usize>i << 2), end);
+    store<u8>(refAttrPtr + <usize>i, inAttribute ? 1 : 0);
+  }
+  refCount = i + 1;
+}
+
+function fail(code: i32, offset: i32, aux: i32): i32 {
+  failCode = code;
+  failOffset = offset;
+  failAux = aux;
+  return -1;
+}
+
+/** The token limit was hit at `offset`: the real limit, or only the loader's token area. */
+function failTokens(offset: i32): i32 {
+  return fail(count >= maxTokensLimit ? E.TooManyTokens : E.NeedRoom, offset, -1);
+}
+
+function failAt(p: i32, n: i32, code: i32, construct: i32): i32 {
+  if (p >= n) return fail(E.UnexpectedEof, n, construct);
+  const c = byteAt(p);
+  if (c < 0x80) {
+    if ((asciiClass(c) & INVALID) != 0) return fail(E.InvalidChar, p, -1);
+    return fail(code, p, -1);
+  }
+  const decoded = decodeUtf8(p, n);
+  if (decoded < 0) return fail(E.InvalidUtf8, p, -1);
+  if (!isXmlChar(decoded >> 3)) return fail(E.InvalidChar, p, -1);
+  return fail(code, p, -1);
+}
+
+function skipSpecialChar(p: i32, n: i32): i32 {
+  if (byteAt(p) < 0x80) return fail(E.InvalidChar, p, -1);
+  const decoded = decodeUtf8(p, n);
+  if (decoded < 0) return fail(E.InvalidUtf8, p, -1);
+  if (!isXmlChar(decoded >> 3)) return fail(E.InvalidChar, p, -1);
+  return p + (decoded & 7);
+}
+
+// ---- SIMD fast-forward runs ----
+// Each loads 16 bytes at a time (the loader pads the input so loads past its end stay in
+// memory) and returns the first offset whose byte stops the run, or n.
+
+/** Lanes holding a byte every context stops on: C0 controls other than tab/LF/CR, and >= 0x80. */
+// @ts-ignore: decorator
+@inline function specialLanes(v: v128): v128 {
+  // Signed < 0x20 catches both 0x00-0x1f and 0x80-0xff.
+  const low = i8x16.lt_s(v, i8x16.splat(0x20));
+  const space = v128.or(v128.or(i8x16.eq(v, i8x16.splat(<i8>LF)), i8x16.eq(v, i8x16.splat(<i8>TAB))), i8x16.eq(v, i8x16.splat(<i8>CR)));
+  return v128.andnot(low, space);
+}
+
+// @ts-ignore: decorator
+@inline function firstLane(i: i32, mask: i32, n: i32): i32 {
+  const r = i + ctz(mask);
+  return r < n ? r : n;
+}
+
+/** First offset >= i holding '<', '&', ']' or a special byte. */
+function skipTextRun(i: i32, n: i32): i32 {
+  while (i < n) {
+    const v = v128.load(<usize>i, INPUT);
+    const hit = v128.or(
+      v128.or(i8x16.eq(v, i8x16.splat(<i8>LT)), i8x16.eq(v, i8x16.splat(<i8>AMP))),
+      v128.or(i8x16.eq(v, i8x16.splat(<i8>RBRACKET)), specialLanes(v)),
+    );
+    const mask = i8x16.bitmask(hit);
+    if (mask != 0) return firstLane(i, mask, n);
+    i += 16;
+  }
+  return n;
+}
+
+/** First offset >= i holding `quote`, '<', '&' or a special byte. */
+function skipAttributeValueRun(i: i32, n: i32, quote: i32): i32 {
+  const q = i8x16.splat(<i8>quote);
+  while (i < n) {
+    const v = v128.load(<usize>i, INPUT);
+    const hit = v128.or(
+      v128.or(i8x16.eq(v, i8x16.splat(<i8>LT)), i8x16.eq(v, i8x16.splat(<i8>AMP))),
+      v128.or(i8x16.eq(v, q), specialLanes(v)),
+    );
+    const mask = i8x16.bitmask(hit);
+    if (mask != 0) return firstLane(i, mask, n);
+    i += 16;
+  }
+  return n;
+}
+
+/** First offset >= i holding `stop` ('-' in comments, '?' in PIs, ']' in CDATA) or a special byte. */
+function skipRunTo(i: i32, n: i32, stop: i32): i32 {
+  const s = i8x16.splat(<i8>stop);
+  while (i < n) {
+    const v = v128.load(<usize>i, INPUT);
+    const mask = i8x16.bitmask(v128.or(i8x16.eq(v, s), specialLanes(v)));
+    if (mask != 0) return firstLane(i, mask, n);
+    i += 16;
+  }
+  return n;
+}
+
+// @ts-ignore: decorator
+@inline function isSpaceByte(c: i32): bool {
+  return c == SP || c == LF || c == TAB || c == CR;
+}
+
+// @ts-ignore: decorator
+@inline function skipSpace(i: i32, n: i32): i32 {
+  while (i < n) {
+    const c = byteAt(i);
+    if (!isSpaceByte(c)) break;
+    i++;
+  }
+  return i;
+}
+
+/**
+ * End of the XML Name starting at `i`, or `i` when none starts there (never fails; the caller
+ * judges what follows). ASCII name characters are consumed 16 at a time.
+ */
+function scanName(i: i32, n: i32): i32 {
+  if (i >= n) return i;
+  let c = byteAt(i);
+  if (c < 0x80) {
+    if ((asciiClass(c) & NAME_START) == 0) return i;
+    i++;
+  } else {
+    const decoded = decodeUtf8(i, n);
+    if (decoded < 0 || !isNameStartChar(decoded >> 3)) return i;
+    i += decoded & 7;
+  }
+  while (i < n) {
+    const v = v128.load(<usize>i, INPUT);
+    // [A-Za-z] | [0-9:] | [-.] | '_'
+    const letter = i8x16.lt_u(i8x16.sub(v128.or(v, i8x16.splat(0x20)), i8x16.splat(0x61)), i8x16.splat(26));
+    const digit = i8x16.lt_u(i8x16.sub(v, i8x16.splat(0x30)), i8x16.splat(11));
+    const punct = i8x16.lt_u(i8x16.sub(v, i8x16.splat(0x2d)), i8x16.splat(2));
+    const under = i8x16.eq(v, i8x16.splat(0x5f));
+    const mask = ~i8x16.bitmask(v128.or(v128.or(letter, digit), v128.or(punct, under))) & 0xffff;
+    if (mask == 0) {
+      i += 16;
+      continue;
+    }
+    i += ctz(mask);
+    if (i >= n) return n;
+    if (byteAt(i) < 0x80) return i;
+    break;
+  }
+  while (i < n) {
+    c = byteAt(i);
+    if (c < 0x80) {
+      if ((asciiClass(c) & NAME) == 0) return i;
+      i++;
+    } else {
+      const decoded = decodeUtf8(i, n);
+      if (decoded < 0 || !isNameChar(decoded >> 3)) return i;
+      i += decoded & 7;
+    }
+  }
+  return i;
+}
+
+function sameBytes(a: i32, b: i32, length: i32): bool {
+  let k = 0;
+  while (k + 8 <= length) {
+    if (load<u64>(<usize>(a + k), INPUT) != load<u64>(<usize>(b + k), INPUT)) return false;
+    k += 8;
+  }
+  for (; k < length; k++) {
+    if (byteAt(a + k) != byteAt(b + k)) return false;
+  }
+  return true;
+}
+
+function isPredefinedEntity(start: i32, end: i32): bool {
+  const length = end - start;
+  const c0 = byteAt(start);
+  if (length == 2) return (c0 == LL || c0 == LG) && byteAt(start + 1) == LT_;
+  if (length == 3) return c0 == LA && byteAt(start + 1) == LM && byteAt(start + 2) == LP;
+  if (length == 4) {
+    if (c0 == LA) return byteAt(start + 1) == LP && byteAt(start + 2) == LO && byteAt(start + 3) == LS;
+    if (c0 == LQ) return byteAt(start + 1) == LU && byteAt(start + 2) == LO && byteAt(start + 3) == LT_;
+  }
+  return false;
+}
+
+function hexDigit(c: i32): i32 {
+  if (c >= D0 && c <= D9) return c - D0;
+  if (c >= LA && c <= LF_) return c - LA + 10;
+  if (c >= UA && c <= UF) return c - UA + 10;
+  return -1;
+}
+
+function scanReference(p: i32, n: i32, inAttribute: bool): i32 {
+  let j = p + 1;
+  if (j < n && byteAt(j) == HASH) {
+    j++;
+    let value = 0;
+    let digits = 0;
+    if (j < n && byteAt(j) == LX) {
+      j++;
+      while (j < n) {
+        const h = hexDigit(byteAt(j));
+        if (h < 0) break;
+        value = value * 16 + h;
+        if (value > 0x10ffff) value = 0x110000;
+        digits++;
+        j++;
+      }
+    } else {
+      while (j < n) {
+        const c = byteAt(j);
+        if (c < D0 || c > D9) break;
+        value = value * 10 + (c - D0);
+        if (value > 0x10ffff) value = 0x110000;
+        digits++;
+        j++;
+      }
+    }
+    if (digits == 0 || j >= n || byteAt(j) != SEMI) return fail(E.BadReference, p, -1);
+    if (!isXmlChar(value)) return fail(E.InvalidCharRef, p, -1);
+    return j + 1;
+  }
+  const nameEnd = scanName(j, n);
+  if (nameEnd == j || nameEnd >= n || byteAt(nameEnd) != SEMI) return fail(E.BadReference, p, -1);
+  if (!isPredefinedEntity(j, nameEnd)) pushRef(p, nameEnd + 1, inAttribute);
+  return nameEnd + 1;
+}
+
+function scanText(i: i32, n: i32): i32 {
+  while (true) {
+    i = skipTextRun(i, n);
+    if (i >= n) return n;
+    const c = byteAt(i);
+    if (c == LT) return i;
+    if (c == AMP) {
+      i = scanReference(i, n, false);
+      if (i < 0) return -1;
+    } else if (c == RBRACKET) {
+      if (i + 2 < n && byteAt(i + 1) == RBRACKET && byteAt(i + 2) == GT) return fail(E.CDataEndInText, i, -1);
+      i++;
+    } else {
+      i = skipSpecialChar(i, n);
+      if (i < 0) return -1;
+    }
+  }
+  return -1;
+}
+
+function scanTrailingSpace(i: i32, n: i32): i32 {
+  const j = skipSpace(i, n);
+  if (j < n && byteAt(j) != LT) return failAt(j, n, E.ContentAfterRoot, -1);
+  return j;
+}
+
+function scanAttributeValue(q: i32, n: i32, tagStart: i32): i32 {
+  const quote = byteAt(q);
+  let i = q + 1;
+  while (true) {
+    i = skipAttributeValueRun(i, n, quote);
+    if (i >= n) return fail(E.UnexpectedEof, n, tagStart);
+    const c = byteAt(i);
+    if (c == quote) return i + 1;
+    if (c == LT) return fail(E.LtInAttributeValue, i, -1);
+    if (c == AMP) {
+      i = scanReference(i, n, true);
+    } else {
+      i = skipSpecialChar(i, n);
+    }
+    if (i < 0) return -1;
+  }
+  return -1;
+}
+
+function scanStartTag(i: i32, n: i32, tagIdx: i32): i32 {
+  const nameEnd = scanName(i + 1, n);
+  if (nameEnd == i + 1) return failAt(i + 1, n, E.ExpectedName, i);
+  setMid(tagIdx, nameEnd);
+  let j = nameEnd;
+  while (true) {
+    const spaceStart = j;
+    j = skipSpace(j, n);
+    if (j >= n) return fail(E.UnexpectedEof, n, i);
+    const c = byteAt(j);
+    if (c == GT) {
+      setEnd(tagIdx, j + 1);
+      return j + 1;
+    }
+    if (c == SLASH) {
+      if (j + 1 >= n) return fail(E.UnexpectedEof, n, i);
+      if (byteAt(j + 1) != GT) return failAt(j + 1, n, E.ExpectedTagEnd, i);
+      setKind(tagIdx, K_EMPTY);
+      setLink(tagIdx, tagIdx);
+      setEnd(tagIdx, j + 2);
+      return j + 2;
+    }
+    const attrStart = j;
+    const attrNameEnd = scanName(j, n);
+    if (attrNameEnd == j) return failAt(j, n, E.ExpectedTagEnd, i);
+    if (j == spaceStart) return fail(E.ExpectedWhitespace, j, -1);
+    const nameLength = attrNameEnd - attrStart;
+    for (let k = tagIdx + 1; k < count; k++) {
+      const otherStart = tStart(k);
+      if (tMid(k) - otherStart == nameLength && sameBytes(otherStart, attrStart, nameLength)) {
+        return fail(E.DuplicateAttribute, attrStart, otherStart);
+      }
+    }
+    if (count >= tokenLimit) return failTokens(attrStart);
+    j = skipSpace(attrNameEnd, n);
+    if (j >= n) return fail(E.UnexpectedEof, n, i);
+    if (byteAt(j) != EQ) return failAt(j, n, E.ExpectedEquals, i);
+    j = skipSpace(j + 1, n);
+    if (j >= n) return fail(E.UnexpectedEof, n, i);
+    const quote = byteAt(j);
+    if (quote != QUOT && quote != APOS) return failAt(j, n, E.ExpectedQuote, i);
+    j = scanAttributeValue(j, n, i);
+    if (j < 0) return -1;
+    push(K_ATTRIBUTE, attrStart, j, attrNameEnd, tagIdx);
+  }
+  return -1;
+}
+
+function scanEndTag(i: i32, n: i32, openIdx: i32): i32 {
+  const nameStart = i + 2;
+  const openStart = tStart(openIdx);
+  const openNameLength = tMid(openIdx) - (openStart + 1);
+  let nameEnd = nameStart + openNameLength;
+  // The usual case: the open element's name (a valid Name) followed by an ASCII byte that
+  // cannot continue a name; then scanName would stop exactly there and the names match.
+  if (
+    nameEnd >= n ||
+    byteAt(nameEnd) >= 0x80 ||
+    (asciiClass(byteAt(nameEnd)) & NAME) != 0 ||
+    !sameBytes(openStart + 1, nameStart, openNameLength)
+  ) {
+    nameEnd = scanName(nameStart, n);
+    if (nameEnd == nameStart) return failAt(nameStart, n, E.ExpectedName, i);
+    if (nameEnd - nameStart != openNameLength || !sameBytes(openStart + 1, nameStart, openNameLength)) {
+      return fail(E.MismatchedEndTag, i, openStart);
+    }
+  }
+  const j = skipSpace(nameEnd, n);
+  if (j >= n) return fail(E.UnexpectedEof, n, i);
+  if (byteAt(j) != GT) return failAt(j, n, E.ExpectedTagEnd, i);
+  const endIdx = push(K_END, i, j + 1, nameEnd, openIdx);
+  setLink(openIdx, endIdx);
+  return j + 1;
+}
+
+function scanComment(i: i32, n: i32): i32 {
+  let j = i + 4;
+  while (true) {
+    j = skipRunTo(j, n, MINUS);
+    if (j >= n) return fail(E.UnexpectedEof, n, i);
+    if (byteAt(j) == MINUS) {
+      if (j + 1 >= n) return fail(E.UnexpectedEof, n, i);
+      if (byteAt(j + 1) != MINUS) {
+        j++;
+        continue;
+      }
+      if (j + 2 >= n) return fail(E.UnexpectedEof, n, i);
+      if (byteAt(j + 2) != GT) return fail(E.DoubleHyphenInComment, j, -1);
+      push(K_COMMENT, i, j + 3, 0, -1);
+      return j + 3;
+    }
+    j = skipSpecialChar(j, n);
+    if (j < 0) return -1;
+  }
+  return -1;
+}
+
+function scanPI(i: i32, n: i32): i32 {
+  const targetStart = i + 2;
+  const targetEnd = scanName(targetStart, n);
+  if (targetEnd == targetStart) return failAt(targetStart, n, E.ExpectedName, i);
+  if (
+    targetEnd - targetStart == 3 &&
+    (byteAt(targetStart) | 0x20) == LX &&
+    (byteAt(targetStart + 1) | 0x20) == LM &&
+    (byteAt(targetStart + 2) | 0x20) == LL
+  ) {
+    return fail(E.ReservedPITarget, i, -1);
+  }
+  let j = targetEnd;
+  if (j >= n) return fail(E.UnexpectedEof, n, i);
+  const c = byteAt(j);
+  if (c == QUESTION) {
+    if (j + 1 >= n) return fail(E.UnexpectedEof, n, i);
+    if (byteAt(j + 1) != GT) return failAt(j, n, E.ExpectedWhitespace, i);
+    push(K_PI, i, j + 2, targetEnd, -1);
+    return j + 2;
+  }
+  if (!isSpaceByte(c)) return failAt(j, n, E.ExpectedWhitespace, i);
+  j++;
+  while (true) {
+    j = skipRunTo(j, n, QUESTION);
+    if (j >= n) return fail(E.UnexpectedEof, n, i);
+    if (byteAt(j) == QUESTION) {
+      if (j + 1 >= n) return fail(E.UnexpectedEof, n, i);
+      if (byteAt(j + 1) == GT) {
+        push(K_PI, i, j + 2, targetEnd, -1);
+        return j + 2;
+      }
+      j++;
+      continue;
+    }
+    j = skipSpecialChar(j, n);
+    if (j < 0) return -1;
+  }
+  return -1;
+}
+
+function scanCData(i: i32, n: i32): i32 {
+  let j = i + 9;
+  while (true) {
+    j = skipRunTo(j, n, RBRACKET);
+    if (j >= n) return fail(E.UnexpectedEof, n, i);
+    if (byteAt(j) == RBRACKET) {
+      if (j + 2 < n && byteAt(j + 1) == RBRACKET && byteAt(j + 2) == GT) {
+        push(K_CDATA, i, j + 3, 0, -1);
+        return j + 3;
+      }
+      j++;
+      continue;
+    }
+    j = skipSpecialChar(j, n);
+    if (j < 0) return -1;
+  }
+  return -1;
+}
+
+function matchCDataOpen(i: i32, n: i32): i32 {
+  for (let k = 3; k < 9; k++) {
+    if (i + k >= n) return -1;
+    const c = byteAt(i + k);
+    let want = LBRACKET;
+    if (k == 3) want = UC;
+    else if (k == 4) want = UD;
+    else if (k == 5) want = UA;
+    else if (k == 6) want = UT;
+    else if (k == 7) want = UA;
+    if (c != want) return 0;
+  }
+  return 1;
+}
+
+function result(code: i32, offset: i32, aux: i32): i32 {
+  failCode = code;
+  failOffset = offset;
+  failAux = aux;
+  return code;
+}
+
+/**
+ * Scans input [from, n) (the input sits at INPUT) from the root element's '<'. Tokens go to
+ * the arrays at kindPtr/startPtr/endPtr/midPtr/linkPtr (room for tokenCapacity tokens, the
+ * first at absolute index `base`); entity references to refStart/refEnd/refAttr (room for
+ * refCap; refTotal() counts all, so the loader can retry with more). Returns the ScanError
+ * code; resultOffset(), resultAux(), tokenCount(), rootIndex() give the rest.
+ */
+export function scan(
+  n: i32,
+  from: i32,
+  maxDepth: i32,
+  maxTokens: i32,
+  base: i32,
+  stackPtr: usize,
+  tokenCapacity: i32,
+  kindPtr: usize,
+  startPtr: usize,
+  endPtr: usize,
+  midPtr: usize,
+  linkPtr: usize,
+  refCap: i32,
+  refStart: usize,
+  refEnd: usize,
+  refAttr: usize,
+): i32 {
+  failCode = E.None;
+  failOffset = 0;
+  failAux = -1;
+  count = base;
+  root = -1;
+  maxTokensLimit = maxTokens;
+  tokenLimit = base + tokenCapacity < maxTokens ? base + tokenCapacity : maxTokens;
+  const b = <usize>base;
+  kindBase = kindPtr - b;
+  startBase = startPtr - (b << 2);
+  endBase = endPtr - (b << 2);
+  midBase = midPtr - (b << 2);
+  linkBase = linkPtr - (b << 2);
+  refCount = 0;
+  refCapacity = refCap;
+  refStartPtr = refStart;
+  refEndPtr = refEnd;
+  refAttrPtr = refAttr;
+
+  if (from + 1 >= n || byteAt(from) != LT) return result(E.NoRootElement, from, -1);
+  const first = byteAt(from + 1);
+  if (first == SLASH || first == BANG || first == QUESTION) return result(E.NoRootElement, from, -1);
+  let depth = 0;
+  let rootSeen = false;
+  let i = from;
+  while (true) {
+    if (i >= n) {
+      if (depth > 0) return result(E.UnclosedElement, n, tStart(load<i32>(stackPtr + (<usize>(depth - 1) << 2))));
+      break;
+    }
+    const c = byteAt(i);
+    if (c != LT) {
+      if (count >= tokenLimit) {
+        failTokens(i);
+        break;
+      }
+      const end = depth > 0 ? scanText(i, n) : scanTrailingSpace(i, n);
+      if (end < 0) break;
+      push(K_TEXT, i, end, 0, -1);
+      i = end;
+      continue;
+    }
+    if (i + 1 >= n) return result(E.UnexpectedEof, n, i);
+    const c1 = byteAt(i + 1);
+    let next = 0;
+    if (c1 == SLASH) {
+      if (depth == 0) return result(E.ContentAfterRoot, i, -1);
+      if (count >= tokenLimit) {
+        failTokens(i);
+        break;
+      }
+      next = scanEndTag(i, n, load<i32>(stackPtr + (<usize>(depth - 1) << 2)));
+      if (next >= 0) depth--;
+    } else if (c1 == QUESTION) {
+      if (count >= tokenLimit) {
+        failTokens(i);
+        break;
+      }
+      next = scanPI(i, n);
+    } else if (c1 == BANG) {
+      if (i + 2 >= n) return result(E.UnexpectedEof, n, i);
+      const c2 = byteAt(i + 2);
+      if (c2 == MINUS) {
+        if (i + 3 >= n) return result(E.UnexpectedEof, n, i);
+        if (byteAt(i + 3) != MINUS) return result(E.MarkupNotAllowed, i, -1);
+        if (count >= tokenLimit) {
+          failTokens(i);
+          break;
+        }
+        next = scanComment(i, n);
+      } else if (c2 == LBRACKET) {
+        const match = matchCDataOpen(i, n);
+        if (match < 0) return result(E.UnexpectedEof, n, i);
+        if (match == 0) return result(E.MarkupNotAllowed, i, -1);
+        if (depth == 0) return result(E.ContentAfterRoot, i, -1);
+        if (count >= tokenLimit) {
+          failTokens(i);
+          break;
+        }
+        next = scanCData(i, n);
+      } else {
+        return result(E.MarkupNotAllowed, i, -1);
+      }
+    } else {
+      if (rootSeen && depth == 0) return result(E.ContentAfterRoot, i, -1);
+      if (count >= tokenLimit) {
+        failTokens(i);
+        break;
+      }
+      if (depth >= maxDepth) return result(E.TooDeep, i, -1);
+      const tagIdx = push(K_START, i, 0, 0, -1);
+      next = scanStartTag(i, n, tagIdx);
+      if (next >= 0) {
+        if (!rootSeen) {
+          rootSeen = true;
+          root = tagIdx;
+        }
+        if (tKind(tagIdx) == K_START) {
+          store<i32>(stackPtr + (<usize>depth << 2), tagIdx);
+          depth++;
+        }
+      }
+    }
+    if (next < 0) break;
+    i = next;
+  }
+  if (failCode != E.None) return failCode;
+  return result(E.None, n, -1);
+}

@@ -1,0 +1,184 @@
+// Loader and bridge for the WASM body kernel (assembly/scan.ts): compiles the embedded module
+// synchronously on first use, copies the input into linear memory, runs the scan and copies
+// the token table and entity references back into the caller's TokenTableBuilder /
+// EntityRefList, so both kernels have the same signature and the same effect (scanBody in
+// scan.ts is the reference). The module bytes are embedded as base64 by scripts/build.mjs, so
+// loading needs no file I/O and works the same under Node, Bun and Deno.
+
+import { KERNEL_WASM_BASE64 } from "./kernel.wasm.generated.ts";
+import type { EntityRefList, Limits, TokenTableBuilder } from "./tokens.ts";
+import type { ScanError } from "./errors.ts";
+import type { ScanResult } from "./scan.ts";
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  scan(
+    n: number,
+    from: number,
+    maxDepth: number,
+    maxTokens: number,
+    base: number,
+    stackPtr: number,
+    tokenCapacity: number,
+    kindPtr: number,
+    startPtr: number,
+    endPtr: number,
+    midPtr: number,
+    linkPtr: number,
+    refCapacity: number,
+    refStartPtr: number,
+    refEndPtr: number,
+    refAttrPtr: number,
+  ): number;
+  resultOffset(): number;
+  resultAux(): number;
+  tokenCount(): number;
+  rootIndex(): number;
+  refTotal(): number;
+}
+
+/** Where the kernel expects the input (assembly/chars.ts INPUT): page 0 is its static data. */
+const INPUT = 65536;
+/** Bytes after the input that the kernel's 16-byte loads may touch. */
+const PADDING = 16;
+const PAGE = 65536;
+/** The kernel's "token area full" code (assembly/codes.ts NeedRoom). */
+const NEED_ROOM = 100;
+
+let kernel: KernelExports | null = null;
+
+function decodeBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+function loadKernel(): KernelExports {
+  if (kernel === null) {
+    const module = new WebAssembly.Module(decodeBase64(KERNEL_WASM_BASE64) as Uint8Array<ArrayBuffer>);
+    kernel = new WebAssembly.Instance(module, {}).exports as unknown as KernelExports;
+  }
+  return kernel;
+}
+
+function align16(x: number): number {
+  return (x + 15) & ~15;
+}
+
+/** Grows the kernel's memory to at least `bytes`. */
+function ensureMemory(memory: WebAssembly.Memory, bytes: number): void {
+  const have = memory.buffer.byteLength;
+  if (bytes > have) memory.grow(Math.ceil((bytes - have) / PAGE));
+}
+
+/** Makes room in `table` for `capacity` tokens, keeping the first table.count. */
+function reserveTokens(table: TokenTableBuilder, capacity: number): void {
+  if (table.kind.length >= capacity) return;
+  const keep = table.count;
+  const kind = new Uint8Array(capacity);
+  kind.set(table.kind.subarray(0, keep));
+  const start = new Uint32Array(capacity);
+  start.set(table.start.subarray(0, keep));
+  const end = new Uint32Array(capacity);
+  end.set(table.end.subarray(0, keep));
+  const mid = new Uint32Array(capacity);
+  mid.set(table.mid.subarray(0, keep));
+  const link = new Int32Array(capacity);
+  link.set(table.link.subarray(0, keep));
+  table.kind = kind;
+  table.start = start;
+  table.end = end;
+  table.mid = mid;
+  table.link = link;
+}
+
+/**
+ * The WASM counterpart of scanBody (scan.ts): same arguments, same tokens appended to `table`,
+ * same references appended to `refs`, same result.
+ */
+export function scanBodyWasm(
+  bytes: Uint8Array,
+  from: number,
+  table: TokenTableBuilder,
+  refs: EntityRefList,
+  limits: Limits,
+): ScanResult {
+  const k = loadKernel();
+  const n = bytes.length;
+  const base = table.count;
+  // libvirt XML has one token per 10-20 bytes; n/8 rarely needs a second run, and pages the
+  // kernel never writes cost no physical memory.
+  let tokenCapacity = Math.max(1, Math.min(limits.maxTokens - base, (n >> 3) + 64));
+  let refCapacity = 64;
+  let copied = false;
+  while (true) {
+    let at = align16(INPUT + n + PADDING);
+    const stackPtr = at;
+    at = align16(at + 4 * (Math.min(limits.maxDepth, Math.floor(n / 3) + 1) + 1));
+    const kindPtr = at;
+    at = align16(at + tokenCapacity);
+    const startPtr = at;
+    at += 4 * tokenCapacity;
+    const endPtr = at;
+    at += 4 * tokenCapacity;
+    const midPtr = at;
+    at += 4 * tokenCapacity;
+    const linkPtr = at;
+    at += 4 * tokenCapacity;
+    const refStartPtr = at;
+    at += 4 * refCapacity;
+    const refEndPtr = at;
+    at += 4 * refCapacity;
+    const refAttrPtr = at;
+    at += refCapacity;
+    ensureMemory(k.memory, at);
+    if (!copied) {
+      new Uint8Array(k.memory.buffer, INPUT, n).set(bytes);
+      copied = true;
+    }
+    const code = k.scan(
+      n,
+      from,
+      limits.maxDepth,
+      limits.maxTokens,
+      base,
+      stackPtr,
+      tokenCapacity,
+      kindPtr,
+      startPtr,
+      endPtr,
+      midPtr,
+      linkPtr,
+      refCapacity,
+      refStartPtr,
+      refEndPtr,
+      refAttrPtr,
+    );
+    const refTotal = k.refTotal();
+    if (code === NEED_ROOM || refTotal > refCapacity) {
+      if (code === NEED_ROOM) tokenCapacity = Math.min(limits.maxTokens - base, tokenCapacity * 4);
+      if (refTotal > refCapacity) refCapacity = refTotal;
+      continue;
+    }
+    const buffer = k.memory.buffer;
+    const total = k.tokenCount();
+    const written = total - base;
+    reserveTokens(table, total);
+    table.kind.set(new Uint8Array(buffer, kindPtr, written), base);
+    table.start.set(new Uint32Array(buffer, startPtr, written), base);
+    table.end.set(new Uint32Array(buffer, endPtr, written), base);
+    table.mid.set(new Uint32Array(buffer, midPtr, written), base);
+    table.link.set(new Int32Array(buffer, linkPtr, written), base);
+    table.count = total;
+    const root = k.rootIndex();
+    if (root >= 0) table.root = root;
+    if (refTotal > 0) {
+      const refStart = new Uint32Array(buffer, refStartPtr, refTotal);
+      const refEnd = new Uint32Array(buffer, refEndPtr, refTotal);
+      const refAttr = new Uint8Array(buffer, refAttrPtr, refTotal);
+      for (let r = 0; r < refTotal; r++) refs.push(refStart[r], refEnd[r], refAttr[r] === 1);
+    }
+    return { error: code as ScanError, offset: k.resultOffset(), aux: k.resultAux() };
+  }
+}
