@@ -1,0 +1,278 @@
+// The command line (DESIGN.md "Command line"): `domsplice patch` applies a JSON/YAML patch
+// document to an XML document, `domsplice check` judges well-formedness. A contract scripts
+// depend on: exit 0 on success, 2 with one line on stderr for any bad input (what and where,
+// as FILE:line:col where there is a place), 1 only for a bug. bin/domsplice calls main();
+// Bun and Deno can also run this file directly (import.meta.main below).
+
+import { parseArgs } from "node:util";
+import process from "node:process";
+import { readFile } from "node:fs/promises";
+import { check, compile } from "./index.ts";
+import { FileError, readInputFile, readStdin, writeFileAtomically, writeStdout } from "./cli/files.ts";
+import { PatchDocumentError, parsePatchDocument } from "./cli/patch-document.ts";
+
+const EXIT_OK = 0;
+const EXIT_BUG = 1;
+const EXIT_BAD_INPUT = 2;
+
+const TOP_HELP = `domsplice: lossless XML patcher for libvirt domain XML (and any other XML)
+
+Usage:
+  domsplice patch --patch FILE [--in FILE] [--out FILE]
+  domsplice check FILE...
+
+Commands:
+  patch   apply a patch document (JSON or YAML array of operations) to an XML document;
+          only the edited bytes change
+  check   tell whether XML documents are well-formed; errors as FILE:line:col: message
+
+Options:
+  -h, --help      show this help; "domsplice COMMAND --help" shows a command's help
+  -v, --version   print the version
+
+Exit status: 0 success, 2 bad input or usage (one line on stderr says what and where).
+`;
+
+const PATCH_HELP = `Usage: domsplice patch --patch FILE [--in FILE] [--out FILE]
+
+Applies the operations in the patch document to the XML document, in order, in one pass:
+bytes the patch does not touch are copied through unchanged.
+
+Options:
+  -p, --patch FILE   patch document: a JSON (.json) or YAML (any other name) array of
+                     operations, e.g.
+                       [{"op": "set", "path": "/domain/cpu/@mode", "value": "host-passthrough"}]
+                     ops: add (pos: append|prepend|before|after, xml), replace (xml or value),
+                     remove, set (value), ensure; add/replace/set take "optional": true
+  -i, --in FILE      XML document to patch (default: stdin)
+  -o, --out FILE     where to write the result (default: stdout); written to a temporary file
+                     and renamed, so a failed run leaves FILE as it was
+  -h, --help         show this help
+
+Exit status: 0 patched; 2 when the patch document is invalid, the XML is not well-formed
+(reported as FILE:line:col: message), or an operation cannot apply (e.g. its path matches
+nothing and it is not optional).
+`;
+
+const CHECK_HELP = `Usage: domsplice check FILE...
+
+Checks that each XML document is well-formed (XML 1.0: balanced and matching tags, attribute
+syntax, comments, CDATA, PIs, DOCTYPE, references; entities are never expanded). "-" reads stdin.
+Prints nothing and exits 0 when every document is well-formed; otherwise prints one line per
+bad document, FILE:line:col: message, and exits 2.
+
+Options:
+  -h, --help   show this help
+`;
+
+/** A usage mistake: reported as one line with a pointer to the right help. */
+class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly helpCommand: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Io {
+  stderr(line: string): void;
+}
+
+const io: Io = {
+  stderr: (line) => process.stderr.write(line + "\n"),
+};
+
+/** Runs the command line; resolves to the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  // A reader that goes away (`domsplice patch ... | head`) is not an error of ours.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+  });
+  try {
+    return await dispatch(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      const help = error.helpCommand === "" ? "domsplice --help" : `domsplice ${error.helpCommand} --help`;
+      io.stderr(`domsplice${error.helpCommand ? " " + error.helpCommand : ""}: ${error.message}; see '${help}'`);
+      return EXIT_BAD_INPUT;
+    }
+    if (error instanceof FileError || error instanceof PatchDocumentError) {
+      io.stderr(error instanceof PatchDocumentError ? error.toLine() : error.message);
+      return EXIT_BAD_INPUT;
+    }
+    io.stderr(`domsplice: internal error: ${error instanceof Error ? error.message : String(error)}`);
+    return EXIT_BUG;
+  }
+}
+
+async function dispatch(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+      throw new UsageError("missing command (patch or check)", "");
+    case "-h":
+    case "--help":
+    case "help":
+      return printHelp(rest[0]);
+    case "-v":
+    case "--version":
+      process.stdout.write(`${await version()}\n`);
+      return EXIT_OK;
+    case "patch":
+      return runPatch(rest);
+    case "check":
+      return runCheck(rest);
+    default:
+      if (command.startsWith("-")) throw new UsageError(`unknown option '${command}'`, "");
+      throw new UsageError(`unknown command '${command}' (commands: patch, check)`, "");
+  }
+}
+
+function printHelp(command: string | undefined): number {
+  if (command === undefined) process.stdout.write(TOP_HELP);
+  else if (command === "patch") process.stdout.write(PATCH_HELP);
+  else if (command === "check") process.stdout.write(CHECK_HELP);
+  else throw new UsageError(`no help for unknown command '${command}' (commands: patch, check)`, "");
+  return EXIT_OK;
+}
+
+async function version(): Promise<string> {
+  // src/cli.ts and dist/cli.js both sit one level below package.json.
+  const manifest = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
+  return `domsplice ${manifest.version}`;
+}
+
+type ParsedArgs = ReturnType<typeof parseArgs>;
+
+/** parseArgs with its errors turned into one-line UsageErrors. */
+function parseCommandArgs(command: string, args: string[], options: NonNullable<Parameters<typeof parseArgs>[0]>["options"], allowPositionals: boolean): ParsedArgs {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const quoted = /'([^']+)'/.exec((error as Error).message)?.[1];
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") throw new UsageError(`unknown option '${quoted ?? "?"}'`, command);
+    if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") throw new UsageError(`unexpected argument '${quoted ?? "?"}'`, command);
+    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+      const option = /--[\w-]+/.exec(quoted ?? "")?.[0];
+      throw new UsageError(`option ${option ? `'${option}' ` : ""}needs a value`, command);
+    }
+    throw new UsageError((error as Error).message.split("\n")[0], command);
+  }
+}
+
+async function runPatch(args: string[]): Promise<number> {
+  const { values } = parseCommandArgs(
+    "patch",
+    args,
+    {
+      patch: { type: "string", short: "p" },
+      in: { type: "string", short: "i" },
+      out: { type: "string", short: "o" },
+      help: { type: "boolean", short: "h" },
+    },
+    false,
+  );
+  if (values.help) {
+    process.stdout.write(PATCH_HELP);
+    return EXIT_OK;
+  }
+  const patchFile = values.patch as string | undefined;
+  const inFile = values.in as string | undefined;
+  const outFile = values.out as string | undefined;
+  if (patchFile === undefined) throw new UsageError("missing --patch FILE", "patch");
+  if (inFile === undefined && process.stdin.isTTY) {
+    throw new UsageError("no XML input: give --in FILE or pipe the document to stdin", "patch");
+  }
+
+  // The patch document is judged (and compiled) before the XML is read: a bad patch is the
+  // same mistake whatever the input.
+  const patchText = new TextDecoder().decode(await readInputFile(patchFile));
+  const ops = await parsePatchDocument(patchText, patchFile);
+  let plan;
+  try {
+    plan = compile(ops);
+  } catch (error) {
+    return reportPatchError(error, patchFile, patchFile);
+  }
+
+  const inputName = inFile ?? "<stdin>";
+  const input = inFile === undefined ? await readStdin() : await readInputFile(inFile);
+  let output: Uint8Array;
+  try {
+    output = plan.apply(input) as Uint8Array;
+  } catch (error) {
+    return reportPatchError(error, patchFile, inputName);
+  }
+  if (outFile === undefined) await writeStdout(output);
+  else await writeFileAtomically(outFile, output);
+  return EXIT_OK;
+}
+
+interface PatchErrorShape {
+  code: string;
+  message: string;
+  opIndex?: number;
+  path?: string;
+  line?: number;
+  column?: number;
+}
+
+function isPatchError(error: unknown): error is PatchErrorShape {
+  return error instanceof Error && typeof (error as { code?: unknown }).code === "string";
+}
+
+/**
+ * One line for a PatchError: an error with a place in the XML reads "INPUT:line:col: ...";
+ * one that belongs to an operation reads "PATCHFILE:ops[i]: ...". Anything else is a bug.
+ */
+function reportPatchError(error: unknown, patchFile: string, inputName: string): number {
+  if (!isPatchError(error)) throw error;
+  const message = error.message.split("\n")[0];
+  if (error.opIndex !== undefined) {
+    const place = error.line !== undefined ? ` (at ${inputName}:${error.line}:${error.column})` : "";
+    io.stderr(`${patchFile}:ops[${error.opIndex}]: ${message}${place}`);
+  } else if (error.line !== undefined) {
+    io.stderr(`${inputName}:${error.line}:${error.column}: ${message}`);
+  } else {
+    io.stderr(`${inputName}: ${message}`);
+  }
+  return EXIT_BAD_INPUT;
+}
+
+async function runCheck(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs("check", args, { help: { type: "boolean", short: "h" } }, true);
+  if (values.help) {
+    process.stdout.write(CHECK_HELP);
+    return EXIT_OK;
+  }
+  if (positionals.length === 0) throw new UsageError("missing FILE (use - for stdin)", "check");
+  let status = EXIT_OK;
+  for (const file of positionals) {
+    let bytes: Uint8Array;
+    try {
+      bytes = file === "-" ? await readStdin() : await readInputFile(file);
+    } catch (error) {
+      if (!(error instanceof FileError)) throw error;
+      io.stderr(error.message);
+      status = EXIT_BAD_INPUT;
+      continue;
+    }
+    const result = check(bytes);
+    if (!result.ok) {
+      const { line, column, message } = result.error;
+      io.stderr(`${file === "-" ? "<stdin>" : file}:${line}:${column}: ${message}`);
+      status = EXIT_BAD_INPUT;
+    }
+  }
+  return status;
+}
+
+// `bun src/cli.ts ...` / `deno run src/cli.ts ...`: run when this module is the entry point.
+// Node 20 has no import.meta.main, and under bin/domsplice this module is never the entry.
+if ((import.meta as { main?: boolean }).main) {
+  main(process.argv.slice(2)).then((status) => {
+    process.exitCode = status;
+  });
+}
