@@ -318,32 +318,51 @@ function parsePEReference(bytes: Uint8Array, p: number, end: number, dtd: DtdInf
   if (decl === undefined && (dtd.standalone || (!dtd.hasExternalSubset && !dtd.hasParameterEntityRefs))) {
     throw new PrologFailure(p, "undeclared-entity", `parameter entity '%${name};' is referenced but not declared before`);
   }
-  if (decl !== undefined && decl.kind === "internal") checkPEReplacement(bytes, p, decl, dtd, [name]);
   dtd.hasParameterEntityRefs = true;
+  if (decl !== undefined && decl.kind === "internal") checkPEReplacement(bytes, p, decl, dtd);
   return nEnd + 1;
 }
 
 /**
  * An internal parameter entity referenced between declarations must hold whole markup
  * declarations (WFC: PE Between Declarations); its replacement text is parsed as an
- * internal subset of its own, with errors reported at the reference.
+ * internal subset of its own, into the same DTD, with errors reported at the reference.
+ * (Its literal cannot hold a '%' but `&#37;` can put a reference into the replacement text,
+ * hence the recursion check.)
  */
-function checkPEReplacement(bytes: Uint8Array, at: number, decl: EntityDecl, dtd: DtdInfo, open: string[]): void {
+function checkPEReplacement(bytes: Uint8Array, at: number, decl: EntityDecl, dtd: DtdInfo): void {
+  if (openParameterEntities.includes(decl.name)) {
+    throw new PrologFailure(at, "recursive-entity", `parameter entity '%${decl.name};' refers to itself (${[...openParameterEntities, decl.name].map((n) => `%${n};`).join(" -> ")})`);
+  }
+  if (openParameterEntities.length >= MAX_NESTING) throw tooDeep(at);
   const replacement = replacementText(bytes, decl);
   const wrapped = new Uint8Array(replacement.length + 1);
   wrapped.set(replacement);
   wrapped[replacement.length] = 0x5d; // ']' ends the nested subset
+  openParameterEntities.push(decl.name);
   try {
-    // PE references inside it are not followed: internal-subset literals cannot hold any (WFC:
-    // PEs in Internal Subset), so a nested reference can only stand between declarations.
-    const scratch: DtdInfo = { ...dtd, generalEntities: dtd.generalEntities, parameterEntities: new Map(dtd.parameterEntities) };
-    for (const name of open) scratch.parameterEntities.delete(name);
-    const stop = parseInternalSubset(wrapped, 0, wrapped.length, scratch);
+    const stop = parseInternalSubset(wrapped, 0, wrapped.length, dtd);
     if (stop !== replacement.length) throw new PrologFailure(stop, "syntax-error", "unexpected ']'");
   } catch (failure) {
     if (!(failure instanceof PrologFailure)) throw failure;
+    if (failure.code === "recursive-entity" || failure.code === "too-deep") throw new PrologFailure(at, failure.code, failure.message);
     throw new PrologFailure(at, "bad-parameter-entity", `the replacement text of parameter entity '%${decl.name};' is not a sequence of markup declarations: ${failure.message}`);
+  } finally {
+    openParameterEntities.pop();
   }
+}
+
+/** Parameter entities being parsed between declarations, innermost last. */
+const openParameterEntities: string[] = [];
+
+/**
+ * Deepest nesting of content-model groups, parameter entities or general entities the parser
+ * follows; deeper input is rejected instead of exhausting the call stack.
+ */
+export const MAX_NESTING = 256;
+
+function tooDeep(at: number): PrologFailure {
+  return new PrologFailure(at, "too-deep", `nesting deeper than ${MAX_NESTING} levels in the DTD or its entities`);
 }
 
 /** `<!ELEMENT Name contentspec>`; returns the offset after '>'. */
@@ -378,15 +397,16 @@ function parseContentModel(bytes: Uint8Array, open: number, end: number): number
     if (names > 0) throw expected(bytes, p, end, "')*' to end a mixed content model that names elements");
     return p;
   }
-  return parseChildrenGroup(bytes, open, end);
+  return parseChildrenGroup(bytes, open, end, 0);
 }
 
 /** A choice or seq group starting at '(' with its optional occurrence; returns the offset after. */
-function parseChildrenGroup(bytes: Uint8Array, open: number, end: number): number {
+function parseChildrenGroup(bytes: Uint8Array, open: number, end: number, depth: number): number {
+  if (depth >= MAX_NESTING) throw tooDeep(open);
   let p = skipSpace(bytes, open + 1, end);
   let separator = 0;
   while (true) {
-    if (p < end && bytes[p] === 0x28) p = parseChildrenGroup(bytes, p, end);
+    if (p < end && bytes[p] === 0x28) p = parseChildrenGroup(bytes, p, end, depth + 1);
     else {
       if (startsWith(bytes, p, end, "#PCDATA")) throw new PrologFailure(p, "syntax-error", "#PCDATA must come first in a mixed content model, alone in its group");
       p = requireName(bytes, p, end, "an element name or '(' in a content model");
@@ -492,7 +512,7 @@ function parseDefaultValue(bytes: Uint8Array, p: number, end: number, dtd: DtdIn
       const name = text(bytes, nStart, nEnd);
       if (!PREDEFINED.has(name)) {
         const error = judgeEntity(bytes, dtd, name, true, [], new Map());
-        if (error !== null) throw new PrologFailure(p, error.code, error.message);
+        if (error !== null) throw new PrologFailure(p, error.code, describe(error));
       }
       p = nEnd + 1;
       continue;
@@ -672,6 +692,8 @@ function replacementText(bytes: Uint8Array, decl: EntityDecl): Uint8Array {
 interface Judgement {
   code: string;
   message: string;
+  /** The entities the offending one was reached through, outermost first. */
+  via: string[];
 }
 
 const OPEN_TAG = new TextEncoder().encode("<x>");
@@ -686,10 +708,13 @@ const SCAN_LIMITS = { ...DEFAULT_LIMITS };
 function judgeEntity(bytes: Uint8Array, dtd: DtdInfo | null, name: string, inAttribute: boolean, open: string[], verdicts: Map<string, Judgement | null>): Judgement | null {
   const key = (inAttribute ? "a|" : "c|") + name;
   if (open.includes(name)) {
-    return { code: "recursive-entity", message: `entity '${name}' refers to itself (${[...open, name].map((n) => `&${n};`).join(" -> ")})` };
+    return { code: "recursive-entity", message: `entity '${name}' refers to itself (${[...open, name].map((n) => `&${n};`).join(" -> ")})`, via: [] };
   }
   const cached = verdicts.get(key);
   if (cached !== undefined) return cached;
+  if (open.length >= MAX_NESTING) {
+    return { code: "too-deep", message: `entity references nested deeper than ${MAX_NESTING} levels` , via: [] };
+  }
   const decl = dtd?.generalEntities.get(name);
   let verdict: Judgement | null = null;
   if (decl === undefined) {
@@ -699,12 +724,13 @@ function judgeEntity(bytes: Uint8Array, dtd: DtdInfo | null, name: string, inAtt
         message: dtd === null
           ? `entity '&${name};' is not declared (there is no DTD; only &amp; &lt; &gt; &apos; &quot; are predefined)`
           : `entity '&${name};' is not declared in the DTD`,
+        via: [],
       };
     }
   } else if (decl.kind === "unparsed") {
-    verdict = { code: "unparsed-entity-reference", message: `entity '&${name};' is an unparsed (NDATA) entity and cannot be referenced` };
+    verdict = { code: "unparsed-entity-reference", message: `entity '&${name};' is an unparsed (NDATA) entity and cannot be referenced`, via: [] };
   } else if (decl.kind === "external") {
-    if (inAttribute) verdict = { code: "external-entity-in-attribute", message: `external entity '&${name};' cannot be referenced in an attribute value` };
+    if (inAttribute) verdict = { code: "external-entity-in-attribute", message: `external entity '&${name};' cannot be referenced in an attribute value`, via: [] };
   } else {
     const replacement = replacementText(bytes, decl);
     verdict = inAttribute
@@ -720,20 +746,20 @@ function judgeAttributeReplacement(bytes: Uint8Array, dtd: DtdInfo | null, name:
   for (let p = 0; p < n; p++) {
     const c = replacement[p];
     if (c === 0x3c) {
-      return { code: "lt-in-attribute-value", message: `entity '&${name};' is referenced in an attribute value and its replacement text contains '<'` };
+      return { code: "lt-in-attribute-value", message: `entity '&${name};' is referenced in an attribute value and its replacement text contains '<'` , via: [] };
     }
     if (c !== 0x26) continue;
     if (p + 1 < n && replacement[p + 1] === 0x23) {
       try {
         p = parseCharRef(replacement, p, n)[1] - 1;
       } catch (failure) {
-        return { code: "bad-entity-replacement", message: `the replacement text of entity '&${name};' has a malformed reference: ${(failure as PrologFailure).message}` };
+        return { code: "bad-entity-replacement", message: `the replacement text of entity '&${name};' has a malformed reference: ${(failure as PrologFailure).message}` , via: [] };
       }
       continue;
     }
     const nEnd = nameEnd(replacement, p + 1, n);
     if (nEnd === p + 1 || nEnd >= n || replacement[nEnd] !== 0x3b) {
-      return { code: "bad-entity-replacement", message: `the replacement text of entity '&${name};' has a malformed reference ('&' must start &name; or &#n;)` };
+      return { code: "bad-entity-replacement", message: `the replacement text of entity '&${name};' has a malformed reference ('&' must start &name; or &#n;)` , via: [] };
     }
     const inner = text(replacement, p + 1, nEnd);
     if (!PREDEFINED.has(inner)) {
@@ -757,7 +783,7 @@ function judgeContentReplacement(bytes: Uint8Array, dtd: DtdInfo | null, name: s
     const message = result.error === ScanError.ContentAfterRoot || result.error === ScanError.MismatchedEndTag || result.error === ScanError.UnclosedElement
       ? "its elements are not balanced"
       : error.message;
-    return { code: "bad-entity-replacement", message: `the replacement text of entity '&${name};' is not well-formed content: ${message}` };
+    return { code: "bad-entity-replacement", message: `the replacement text of entity '&${name};' is not well-formed content: ${message}` , via: [] };
   }
   for (let k = 0; k < refs.count; k++) {
     const inner = text(wrapped, refs.start[k] + 1, refs.end[k] - 1);
@@ -768,8 +794,15 @@ function judgeContentReplacement(bytes: Uint8Array, dtd: DtdInfo | null, name: s
 }
 
 function nested(name: string, verdict: Judgement): Judgement {
-  if (verdict.code === "recursive-entity") return verdict;
-  return { code: verdict.code, message: `${verdict.message} (referenced through '&${name};')` };
+  if (verdict.code === "recursive-entity") return verdict; // its message already shows the cycle
+  return { code: verdict.code, message: verdict.message, via: [name, ...verdict.via] };
+}
+
+function describe(verdict: Judgement): string {
+  if (verdict.via.length === 0) return verdict.message;
+  const names = verdict.via.map((n) => `&${n};`);
+  const path = names.length <= 6 ? names.join(" -> ") : [...names.slice(0, 3), "...", ...names.slice(-2)].join(" -> ");
+  return `${verdict.message} (reached through ${path})`;
 }
 
 /**
@@ -784,7 +817,7 @@ export function checkEntityRefs(bytes: Uint8Array, refs: EntityRefList, dtd: Dtd
     if (start >= before) break;
     const name = text(bytes, start + 1, refs.end[k] - 1);
     const verdict = judgeEntity(bytes, dtd, name, refs.inAttribute[k] === 1, [], verdicts);
-    if (verdict !== null) return xmlError(bytes, start, verdict.code, verdict.message);
+    if (verdict !== null) return xmlError(bytes, start, verdict.code, describe(verdict));
   }
   return null;
 }
