@@ -237,13 +237,34 @@ describe("check", () => {
     assert.equal(result.ok, false);
     if (result.ok) return;
     assert.equal(result.error.code, "duplicate-attribute");
-    assert.deepEqual([result.error.line, result.error.column], [2, 14]);
-    assert.match(result.error.message, /'x' \(first at 2:8\)/);
+    assert.deepEqual([result.error.line, result.error.column], [2, 12]);
+    assert.match(result.error.message, /'x' \(first at 2:6\)/);
   });
 
   test("passes limits through", () => {
     const result = check("<a><b/></a>", { limits: { maxDepth: 1 } });
     assert.equal(result.ok, false);
     if (!result.ok) assert.equal(result.error.code, "too-deep");
+  });
+});
+
+describe("check on UTF-16 input", () => {
+  const utf16 = (text: string, littleEndian: boolean): Uint8Array => {
+    const out = new Uint8Array(2 + text.length * 2);
+    const view = new DataView(out.buffer);
+    view.setUint16(0, 0xfeff, littleEndian);
+    for (let i = 0; i < text.length; i++) view.setUint16(2 + 2 * i, text.charCodeAt(i), littleEndian);
+    return out;
+  };
+
+  test("accepts a well-formed UTF-16LE and UTF-16BE document", () => {
+    assert.deepEqual(check(utf16(`<?xml version="1.0" encoding="UTF-16"?><a>é</a>`, true)), { ok: true });
+    assert.deepEqual(check(utf16(`<a>日本</a>`, false)), { ok: true });
+  });
+
+  test("rejects an ill-formed UTF-16 document with its line and column", () => {
+    const result = check(utf16(`<a>\n<b></a>`, true));
+    assert.equal(result.ok, false);
+    if (!result.ok) assert.deepEqual([result.error.code, result.error.line, result.error.column], ["mismatched-end-tag", 2, 4]);
   });
 });
