@@ -4,7 +4,7 @@
 // table and tells the body scanner where the root element starts.
 
 import { TokenKind, type Limits, type TokenTableBuilder } from "./tokens.ts";
-import { xmlError, type XmlError } from "./errors.ts";
+import { lineColumn, xmlError, type XmlError } from "./errors.ts";
 import {
   PrologFailure,
   expected,
@@ -78,7 +78,10 @@ function parseProlog(bytes: Uint8Array, table: TokenTableBuilder, limits: Limits
       push(table, limits, TokenKind.PI, p, next, targetEnd);
       p = next;
     } else if (startsWith(bytes, p, end, "<!DOCTYPE")) {
-      if (dtd !== null) throw new PrologFailure(p, "duplicate-doctype", `only one DOCTYPE is allowed (the first is at offset ${dtd.offset})`);
+      if (dtd !== null) {
+        const first = lineColumn(bytes, dtd.offset);
+        throw new PrologFailure(p, "duplicate-doctype", `only one DOCTYPE is allowed (the first is at ${first.line}:${first.column})`);
+      }
       const parsed = parseDoctype(bytes, p, end, standalone);
       dtd = parsed.dtd;
       push(table, limits, TokenKind.Doctype, p, parsed.end, parsed.nameEnd);
