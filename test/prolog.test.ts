@@ -113,6 +113,7 @@ const accepted: [string, string][] = [
   ["first declaration of an entity binds", `<!DOCTYPE a [\n<!ENTITY e "ok">\n<!ENTITY e "<">\n]>\n<a>&e;</a>`],
   ["unreferenced entity with an unbalanced replacement text", `<!DOCTYPE a [\n<!ENTITY e "<b>">\n]>\n<a/>`],
   ["entity reaching an undeclared entity is judged only when referenced", `<!DOCTYPE a [\n<!ENTITY e "&nope;">\n]>\n<a/>`],
+  ["entity declared inside nested parameter entities (XML 1.0 appendix D example)", "<!DOCTYPE test [\n<!ENTITY % xx '&#37;zz;'>\n<!ENTITY % zz '&#60;!ENTITY tricky \"error-prone\" >' >\n%xx;\n]>\n<test>a &tricky; method</test>"],
   ["billion laughs is judged without expanding", `<!DOCTYPE a [\n<!ENTITY l0 "lol">\n<!ENTITY l1 "&l0;&l0;&l0;&l0;&l0;&l0;&l0;&l0;&l0;&l0;">\n<!ENTITY l2 "&l1;&l1;&l1;&l1;&l1;&l1;&l1;&l1;&l1;&l1;">\n<!ENTITY l3 "&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;">\n<!ENTITY l4 "&l3;&l3;&l3;&l3;&l3;&l3;&l3;&l3;&l3;&l3;">\n<!ENTITY l5 "&l4;&l4;&l4;&l4;&l4;&l4;&l4;&l4;&l4;&l4;">\n<!ENTITY l6 "&l5;&l5;&l5;&l5;&l5;&l5;&l5;&l5;&l5;&l5;">\n<!ENTITY l7 "&l6;&l6;&l6;&l6;&l6;&l6;&l6;&l6;&l6;&l6;">\n<!ENTITY l8 "&l7;&l7;&l7;&l7;&l7;&l7;&l7;&l7;&l7;&l7;">\n<!ENTITY l9 "&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;">\n]>\n<a v="&l9;">&l9;</a>`],
 ];
 

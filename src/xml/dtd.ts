@@ -20,10 +20,15 @@ export interface EntityDecl {
   parameter: boolean;
   /** "internal": a literal value; "external": SYSTEM/PUBLIC, parsed; "unparsed": with NDATA. */
   kind: "internal" | "external" | "unparsed";
-  /** Internal entities: the literal's content [valueStart, valueEnd) in the input (without quotes). */
+  /**
+   * Where the literal stands: the input, or the replacement text of the parameter entity
+   * whose expansion declared this one.
+   */
+  source: Uint8Array;
+  /** Internal entities: the literal's content [valueStart, valueEnd) in `source` (without quotes). */
   valueStart: number;
   valueEnd: number;
-  /** Offset of the `<!ENTITY` declaring it. */
+  /** Offset of the `<!ENTITY` declaring it, in `source`. */
   declOffset: number;
 }
 
@@ -335,7 +340,7 @@ function checkPEReplacement(bytes: Uint8Array, at: number, decl: EntityDecl, dtd
     throw new PrologFailure(at, "recursive-entity", `parameter entity '%${decl.name};' refers to itself (${[...openParameterEntities, decl.name].map((n) => `%${n};`).join(" -> ")})`);
   }
   if (openParameterEntities.length >= MAX_NESTING) throw tooDeep(at);
-  const replacement = replacementText(bytes, decl);
+  const replacement = replacementText(decl);
   const wrapped = new Uint8Array(replacement.length + 1);
   wrapped.set(replacement);
   wrapped[replacement.length] = 0x5d; // ']' ends the nested subset
@@ -511,7 +516,7 @@ function parseDefaultValue(bytes: Uint8Array, p: number, end: number, dtd: DtdIn
       }
       const name = text(bytes, nStart, nEnd);
       if (!PREDEFINED.has(name)) {
-        const error = judgeEntity(bytes, dtd, name, true, [], new Map());
+        const error = judgeEntity(dtd, name, true, [], new Map());
         if (error !== null) throw new PrologFailure(p, error.code, describe(error));
       }
       p = nEnd + 1;
@@ -536,7 +541,7 @@ function parseEntityDecl(bytes: Uint8Array, i: number, end: number, dtd: DtdInfo
     // Namespaces in XML forbid colons in entity names; XML 1.0 allows them. Accepted.
   }
   p = requireSpace(bytes, p, end, "after the entity name in <!ENTITY");
-  const decl: EntityDecl = { name, parameter, kind: "internal", valueStart: 0, valueEnd: 0, declOffset: i };
+  const decl: EntityDecl = { name, parameter, kind: "internal", source: bytes, valueStart: 0, valueEnd: 0, declOffset: i };
   if (p < end && (bytes[p] === 0x22 || bytes[p] === 0x27)) {
     decl.valueStart = p + 1;
     p = parseEntityValue(bytes, p, end);
@@ -661,7 +666,8 @@ function parseNotationDecl(bytes: Uint8Array, i: number, end: number): number {
 const PREDEFINED = new Set(["amp", "lt", "gt", "apos", "quot"]);
 
 /** The replacement text of an internal entity: its literal with character references expanded. */
-function replacementText(bytes: Uint8Array, decl: EntityDecl): Uint8Array {
+function replacementText(decl: EntityDecl): Uint8Array {
+  const bytes = decl.source;
   const start = decl.valueStart;
   const end = decl.valueEnd;
   let length = 0;
@@ -705,7 +711,7 @@ const SCAN_LIMITS = { ...DEFAULT_LIMITS };
  * value), following nested references; null when it is. `open` holds the entities being
  * expanded (WFC: No Recursion); `verdicts` caches results per "name|context".
  */
-function judgeEntity(bytes: Uint8Array, dtd: DtdInfo | null, name: string, inAttribute: boolean, open: string[], verdicts: Map<string, Judgement | null>): Judgement | null {
+function judgeEntity(dtd: DtdInfo | null, name: string, inAttribute: boolean, open: string[], verdicts: Map<string, Judgement | null>): Judgement | null {
   const key = (inAttribute ? "a|" : "c|") + name;
   if (open.includes(name)) {
     return { code: "recursive-entity", message: `entity '${name}' refers to itself (${[...open, name].map((n) => `&${n};`).join(" -> ")})`, via: [] };
@@ -732,16 +738,16 @@ function judgeEntity(bytes: Uint8Array, dtd: DtdInfo | null, name: string, inAtt
   } else if (decl.kind === "external") {
     if (inAttribute) verdict = { code: "external-entity-in-attribute", message: `external entity '&${name};' cannot be referenced in an attribute value`, via: [] };
   } else {
-    const replacement = replacementText(bytes, decl);
+    const replacement = replacementText(decl);
     verdict = inAttribute
-      ? judgeAttributeReplacement(bytes, dtd, name, replacement, open, verdicts)
-      : judgeContentReplacement(bytes, dtd, name, replacement, open, verdicts);
+      ? judgeAttributeReplacement(dtd, name, replacement, open, verdicts)
+      : judgeContentReplacement(dtd, name, replacement, open, verdicts);
   }
   verdicts.set(key, verdict);
   return verdict;
 }
 
-function judgeAttributeReplacement(bytes: Uint8Array, dtd: DtdInfo | null, name: string, replacement: Uint8Array, open: string[], verdicts: Map<string, Judgement | null>): Judgement | null {
+function judgeAttributeReplacement(dtd: DtdInfo | null, name: string, replacement: Uint8Array, open: string[], verdicts: Map<string, Judgement | null>): Judgement | null {
   const n = replacement.length;
   for (let p = 0; p < n; p++) {
     const c = replacement[p];
@@ -763,7 +769,7 @@ function judgeAttributeReplacement(bytes: Uint8Array, dtd: DtdInfo | null, name:
     }
     const inner = text(replacement, p + 1, nEnd);
     if (!PREDEFINED.has(inner)) {
-      const verdict = judgeEntity(bytes, dtd, inner, true, [...open, name], verdicts);
+      const verdict = judgeEntity(dtd, inner, true, [...open, name], verdicts);
       if (verdict !== null) return nested(name, verdict);
     }
     p = nEnd;
@@ -771,7 +777,7 @@ function judgeAttributeReplacement(bytes: Uint8Array, dtd: DtdInfo | null, name:
   return null;
 }
 
-function judgeContentReplacement(bytes: Uint8Array, dtd: DtdInfo | null, name: string, replacement: Uint8Array, open: string[], verdicts: Map<string, Judgement | null>): Judgement | null {
+function judgeContentReplacement(dtd: DtdInfo | null, name: string, replacement: Uint8Array, open: string[], verdicts: Map<string, Judgement | null>): Judgement | null {
   const wrapped = new Uint8Array(OPEN_TAG.length + replacement.length + CLOSE_TAG.length);
   wrapped.set(OPEN_TAG);
   wrapped.set(replacement, OPEN_TAG.length);
@@ -787,7 +793,7 @@ function judgeContentReplacement(bytes: Uint8Array, dtd: DtdInfo | null, name: s
   }
   for (let k = 0; k < refs.count; k++) {
     const inner = text(wrapped, refs.start[k] + 1, refs.end[k] - 1);
-    const verdict = judgeEntity(bytes, dtd, inner, refs.inAttribute[k] === 1, [...open, name], verdicts);
+    const verdict = judgeEntity(dtd, inner, refs.inAttribute[k] === 1, [...open, name], verdicts);
     if (verdict !== null) return nested(name, verdict);
   }
   return null;
@@ -816,7 +822,7 @@ export function checkEntityRefs(bytes: Uint8Array, refs: EntityRefList, dtd: Dtd
     const start = refs.start[k];
     if (start >= before) break;
     const name = text(bytes, start + 1, refs.end[k] - 1);
-    const verdict = judgeEntity(bytes, dtd, name, refs.inAttribute[k] === 1, [], verdicts);
+    const verdict = judgeEntity(dtd, name, refs.inAttribute[k] === 1, [], verdicts);
     if (verdict !== null) return xmlError(bytes, start, verdict.code, describe(verdict));
   }
   return null;
