@@ -60,6 +60,7 @@ const rejected: [string, string, string, string][] = [
   ["enumeration with a comma", "<!DOCTYPE a [\n<!ATTLIST a x (p,q) \"p\">\n]>\n<a/>", "2:17", "syntax-error"],
   ["NOTATION type without parentheses", "<!DOCTYPE a [\n<!ATTLIST a x NOTATION n #IMPLIED>\n]>\n<a/>", "2:24", "syntax-error"],
   ["ENTITY value with a PE reference in the internal subset", "<!DOCTYPE a [\n<!ENTITY % p \"x\">\n<!ENTITY e \"%p;\">\n]>\n<a/>", "3:13", "pe-reference-in-internal-subset"],
+  ["PE reference inside an ELEMENT declaration", "<!DOCTYPE a [\n<!ENTITY % p \"ANY\">\n<!ELEMENT a %p;>\n]>\n<a/>", "3:13", "pe-reference-in-internal-subset"],
   ["ENTITY value with a bare '&'", "<!DOCTYPE a [\n<!ENTITY e \"a & b\">\n]>\n<a/>", "2:15", "bad-reference"],
   ["ENTITY value with a reference to a forbidden character", "<!DOCTYPE a [\n<!ENTITY e \"&#0;\">\n]>\n<a/>", "2:13", "invalid-char-ref"],
   ["parameter entity with NDATA", "<!DOCTYPE a [\n<!NOTATION n SYSTEM \"n\">\n<!ENTITY % p SYSTEM \"p\" NDATA n>\n]>\n<a/>", "3:25", "syntax-error"],

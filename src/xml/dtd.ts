@@ -297,19 +297,32 @@ export function parseInternalSubset(bytes: Uint8Array, i: number, end: number, d
       p = parseComment(bytes, p, end);
     } else if (startsWith(bytes, p, end, "<?")) {
       p = parsePI(bytes, p, end)[1];
-    } else if (startsWith(bytes, p, end, "<!ELEMENT")) {
-      p = parseElementDecl(bytes, p, end);
-    } else if (startsWith(bytes, p, end, "<!ATTLIST")) {
-      p = parseAttlistDecl(bytes, p, end, dtd);
-    } else if (startsWith(bytes, p, end, "<!ENTITY")) {
-      p = parseEntityDecl(bytes, p, end, dtd);
-    } else if (startsWith(bytes, p, end, "<!NOTATION")) {
-      p = parseNotationDecl(bytes, p, end);
+    } else if (startsWith(bytes, p, end, "<!ELEMENT") || startsWith(bytes, p, end, "<!ATTLIST") || startsWith(bytes, p, end, "<!ENTITY") || startsWith(bytes, p, end, "<!NOTATION")) {
+      p = parseMarkupDecl(bytes, p, end, dtd);
     } else if (startsWith(bytes, p, end, "<![")) {
       throw new PrologFailure(p, "conditional-section-in-internal-subset", "conditional sections (<![INCLUDE[ / <![IGNORE[) are only allowed in an external subset");
     } else {
       throw new PrologFailure(p, "syntax-error", "expected <!ELEMENT, <!ATTLIST, <!ENTITY, <!NOTATION, a comment or a processing instruction in the internal subset");
     }
+  }
+}
+
+/**
+ * One ELEMENT / ATTLIST / ENTITY / NOTATION declaration. A syntax error that lands on a '%'
+ * is reported as what it is: a parameter-entity reference inside a declaration, which the
+ * internal subset does not allow (WFC: PEs in Internal Subset).
+ */
+function parseMarkupDecl(bytes: Uint8Array, p: number, end: number, dtd: DtdInfo): number {
+  try {
+    if (bytes[p + 2] === 0x45 && bytes[p + 3] === 0x4c) return parseElementDecl(bytes, p, end);
+    if (bytes[p + 2] === 0x41) return parseAttlistDecl(bytes, p, end, dtd);
+    if (bytes[p + 2] === 0x45) return parseEntityDecl(bytes, p, end, dtd);
+    return parseNotationDecl(bytes, p, end);
+  } catch (failure) {
+    if (failure instanceof PrologFailure && failure.offset < end && bytes[failure.offset] === 0x25 && (failure.code === "syntax-error" || failure.code.startsWith("expected-"))) {
+      throw new PrologFailure(failure.offset, "pe-reference-in-internal-subset", "parameter-entity references are not allowed inside markup declarations in the internal subset, only between them");
+    }
+    throw failure;
   }
 }
 
