@@ -63,30 +63,6 @@ function tokenizeTask(kernel: "ts" | "wasm"): (input: Uint8Array) => () => unkno
 
 const TASKS: TaskSpec[] = [
   {
-    name: "floor: Buffer.from (copy)",
-    group: "floor",
-    ours: false,
-    prepare: (input) => () => Buffer.from(input),
-  },
-  {
-    name: "floor: Uint8Array slice (copy)",
-    group: "floor",
-    ours: false,
-    prepare: (input) => () => input.slice(),
-  },
-  {
-    name: "floor: Buffer.indexOf (scan)",
-    group: "floor",
-    ours: false,
-    prepare: (input) => {
-      const view = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-      if (view.indexOf(0) !== -1) throw new Error("floor: the input contains the byte the scan looks for");
-      return () => view.indexOf(0);
-    },
-  },
-  { name: "domsplice tokenize (TS kernel)", group: "tokenize", ours: true, prepare: tokenizeTask("ts") },
-  { name: "domsplice tokenize (WASM kernel)", group: "tokenize", ours: true, prepare: tokenizeTask("wasm") },
-  {
     name: "domsplice patch (compiled plan)",
     group: "patch",
     ours: true,
@@ -130,6 +106,30 @@ const TASKS: TaskSpec[] = [
     prepare: (input) => {
       checkedPatch("xmlbuilder2", input, xmlbuilder2Patch);
       return () => xmlbuilder2Patch(input);
+    },
+  },
+  { name: "domsplice tokenize (TS kernel)", group: "tokenize", ours: true, prepare: tokenizeTask("ts") },
+  { name: "domsplice tokenize (WASM kernel)", group: "tokenize", ours: true, prepare: tokenizeTask("wasm") },
+  {
+    name: "floor: Buffer.from (copy)",
+    group: "floor",
+    ours: false,
+    prepare: (input) => () => Buffer.from(input),
+  },
+  {
+    name: "floor: Uint8Array slice (copy)",
+    group: "floor",
+    ours: false,
+    prepare: (input) => () => input.slice(),
+  },
+  {
+    name: "floor: Buffer.indexOf (scan)",
+    group: "floor",
+    ours: false,
+    prepare: (input) => {
+      const view = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+      if (view.indexOf(0) !== -1) throw new Error("floor: the input contains the byte the scan looks for");
+      return () => view.indexOf(0);
     },
   },
 ];
