@@ -1,0 +1,400 @@
+// The WASM body kernel (assembly/scan.ts via src/xml/wasm.ts) against the TypeScript reference
+// (src/xml/scan.ts): both must append the same tokens and entity references and return the
+// same (code, offset, aux) on every corpus file and on fast-check generated and mutated
+// documents (byte flips, truncations, insertions, deletions, deep nesting, tight limits).
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import fc from "fast-check";
+import { scanBody, type ScanResult } from "../src/xml/scan.ts";
+import { scanBodyWasm } from "../src/xml/wasm.ts";
+import { DEFAULT_LIMITS, EntityRefList, TokenKind, TokenTableBuilder, type Limits } from "../src/xml/tokens.ts";
+import { ScanError } from "../src/xml/errors.ts";
+
+const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const corpus = process.env.DOMSPLICE_CORPUS ?? path.resolve(repoRoot, "../shared/corpus");
+const encoder = new TextEncoder();
+
+interface Run {
+  result: ScanResult;
+  table: TokenTableBuilder;
+  refs: EntityRefList;
+}
+
+/** Runs one kernel the way tokenize() does: after `prologTokens` tokens already in the table. */
+function run(kernel: typeof scanBody, bytes: Uint8Array, from: number, limits: Limits, prologTokens: number): Run {
+  const table = new TokenTableBuilder(4);
+  // Stand-ins for the prolog's tokens, so absolute indices (links, root) are exercised.
+  for (let k = 0; k < prologTokens; k++) table.push(TokenKind.Comment, 0, 0, 0, -1);
+  const refs = new EntityRefList();
+  const result = kernel(bytes, from, table, refs, limits);
+  return { result, table, refs };
+}
+
+/** Asserts both kernels agree on `bytes` scanned from `from`; returns the reference's run. */
+function assertAgree(bytes: Uint8Array, from: number, limits: Limits = DEFAULT_LIMITS, prologTokens = 0, label = ""): Run {
+  const ts = run(scanBody, bytes, from, limits, prologTokens);
+  const wasm = run(scanBodyWasm, bytes, from, limits, prologTokens);
+  const where = `${label} (from ${from}, ${bytes.length} bytes)`;
+  assert.deepEqual(
+    [wasm.result.error, wasm.result.offset, wasm.result.aux],
+    [ts.result.error, ts.result.offset, ts.result.aux],
+    `scan result (code, offset, aux) ${where}`,
+  );
+  assert.ok(ts.result.error >= ScanError.None && ts.result.error <= ScanError.NoRootElement, `known error code ${where}`);
+  assert.ok(ts.result.offset >= 0 && ts.result.offset <= bytes.length, `error offset inside the input ${where}`);
+  assert.equal(wasm.table.count, ts.table.count, `token count ${where}`);
+  assert.equal(wasm.table.root, ts.table.root, `root index ${where}`);
+  const count = ts.table.count;
+  const columns = ["kind", "start", "end", "mid", "link"] as const;
+  for (const column of columns) {
+    const a = ts.table[column].subarray(0, count);
+    const b = wasm.table[column].subarray(0, count);
+    if (!equalArrays(a, b)) {
+      let k = 0;
+      while (a[k] === b[k]) k++;
+      assert.fail(`token ${k} ${column}: wasm ${b[k]}, ts ${a[k]} ${where}`);
+    }
+  }
+  assert.equal(wasm.refs.count, ts.refs.count, `entity reference count ${where}`);
+  const refCount = ts.refs.count;
+  assert.deepEqual(Array.from(wasm.refs.start.subarray(0, refCount)), Array.from(ts.refs.start.subarray(0, refCount)), `ref starts ${where}`);
+  assert.deepEqual(Array.from(wasm.refs.end.subarray(0, refCount)), Array.from(ts.refs.end.subarray(0, refCount)), `ref ends ${where}`);
+  assert.deepEqual(
+    Array.from(wasm.refs.inAttribute.subarray(0, refCount)),
+    Array.from(ts.refs.inAttribute.subarray(0, refCount)),
+    `ref places ${where}`,
+  );
+  return ts;
+}
+
+function equalArrays(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Offset of the root element's '<', skipping an XML declaration, comments, PIs and a DOCTYPE
+ * (its internal subset by bracket matching outside quotes). Only needs to be plausible: both
+ * kernels get the same offset, and scans from 0 are compared as well.
+ */
+function rootOffset(bytes: Uint8Array): number {
+  const s = new TextDecoder("latin1").decode(bytes);
+  let i = 0;
+  while (true) {
+    i = s.indexOf("<", i);
+    if (i < 0) return 0;
+    const at = i;
+    if (s.startsWith("<?", i)) i = s.indexOf("?>", i + 2) + 2;
+    else if (s.startsWith("<!--", i)) i = s.indexOf("-->", i + 4) + 3;
+    else if (s.startsWith("<!DOCTYPE", i)) {
+      let j = i + 9;
+      let depth = 0;
+      let quote = "";
+      for (; j < s.length; j++) {
+        const c = s[j];
+        if (quote !== "") {
+          if (c === quote) quote = "";
+        } else if (c === '"' || c === "'") quote = c;
+        else if (c === "[") depth++;
+        else if (c === "]") depth--;
+        else if (c === ">" && depth === 0) break;
+      }
+      i = j + 1;
+    } else return i;
+    if (i <= at) return at; // unterminated: scan from there
+
+  }
+}
+
+function xmlFilesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) out.push(...xmlFilesUnder(full));
+    else if (name.endsWith(".xml")) out.push(full);
+  }
+  return out;
+}
+
+const domainFiles = ["libvirt-domains", "kubevirt", "tricky"].flatMap((d) => xmlFilesUnder(path.join(corpus, d)));
+const w3cFiles = readFileSync(path.join(corpus, "xmlconf", "SELECTION.tsv"), "utf8")
+  .split("\n")
+  .filter((line) => line.trim() !== "")
+  .map((line) => path.join(corpus, "xmlconf", line.split("\t")[1]));
+
+describe("WASM kernel agrees with the TypeScript scanner on the corpora", () => {
+  test("every libvirt, KubeVirt and tricky corpus file: same tokens, refs and result", () => {
+    assert.ok(domainFiles.length > 250, `found the domain corpus (${domainFiles.length} files)`);
+    let tokens = 0;
+    for (const file of domainFiles) {
+      const bytes = readFileSync(file);
+      const ts = assertAgree(bytes, rootOffset(bytes), DEFAULT_LIMITS, 2, file);
+      assert.equal(ts.result.error, ScanError.None, `${file} scans without error`);
+      tokens += ts.table.count;
+      assertAgree(bytes, 0, DEFAULT_LIMITS, 0, file);
+    }
+    assert.ok(tokens > 10000);
+  });
+
+  test("every W3C conformance file in SELECTION.tsv: same tokens, refs and result", () => {
+    assert.ok(w3cFiles.length > 1000, `found the W3C selection (${w3cFiles.length} files)`);
+    const outcomes = new Map<number, number>();
+    for (const file of w3cFiles) {
+      const bytes = readFileSync(file);
+      const ts = assertAgree(bytes, rootOffset(bytes), DEFAULT_LIMITS, 1, file);
+      outcomes.set(ts.result.error, (outcomes.get(ts.result.error) ?? 0) + 1);
+      assertAgree(bytes, 0, DEFAULT_LIMITS, 0, file);
+    }
+    // The selection exercises many error paths, not just success.
+    assert.ok(outcomes.size >= 10, `distinct scan outcomes: ${[...outcomes.keys()].join(", ")}`);
+  });
+});
+
+describe("WASM kernel sizes its memory like the reference sizes its table", () => {
+  test("a 1 MB domain (devices repeated) agrees, and a second scan of a small one after it too", () => {
+    const bytes = repeatedDomain(1 << 20);
+    const ts = assertAgree(bytes, 0, DEFAULT_LIMITS, 0, "1 MB domain");
+    assert.equal(ts.result.error, ScanError.None);
+    const small = readFileSync(path.join(corpus, "kubevirt", "domain.xml"));
+    assertAgree(small, 0, DEFAULT_LIMITS, 0, "domain.xml after the 1 MB one");
+  });
+
+  test("more tokens than the first guess (one per 2.5 bytes) and many entity references", () => {
+    const dense = "<r>" + "<b/>x".repeat(20000) + "&e1;".repeat(5000) + "<c a='&e2;&e3;'/>".repeat(300) + "</r>";
+    const ts = assertAgree(encoder.encode(dense), 0, DEFAULT_LIMITS, 3, "dense");
+    assert.equal(ts.result.error, ScanError.None);
+    assert.ok(ts.table.count > 40000 && ts.refs.count === 5600);
+  });
+
+  test("the token limit is hit at the same offset", () => {
+    const dense = encoder.encode("<r>" + "<b x='1' y='2'/>".repeat(2000) + "</r>");
+    for (const maxTokens of [1, 2, 3, 100, 1001, 5000]) {
+      const ts = assertAgree(dense, 0, { ...DEFAULT_LIMITS, maxTokens }, 0, `maxTokens ${maxTokens}`);
+      assert.equal(ts.result.error, ScanError.TooManyTokens);
+    }
+  });
+});
+
+test("ScanError numbers in assembly/codes.ts equal src/xml/errors.ts", () => {
+  const source = readFileSync(path.join(repoRoot, "assembly", "codes.ts"), "utf8");
+  const kernel = new Map<string, number>();
+  for (const match of source.matchAll(/export const (\w+): i32 = (\d+);/g)) kernel.set(match[1], Number(match[2]));
+  const reference = Object.entries(ScanError as unknown as Record<string, number>).filter(([, v]) => typeof v === "number");
+  assert.ok(reference.length >= 24, "ScanError has its members at run time");
+  for (const [name, value] of reference) assert.equal(kernel.get(name), value, `ScanError.${name}`);
+  // The kernel's own codes must not collide with the shared ones.
+  const shared = new Set(reference.map(([, v]) => v));
+  for (const [name, value] of kernel) {
+    if (!(name in (ScanError as object))) assert.ok(!shared.has(value), `kernel-only ${name} = ${value} collides`);
+  }
+});
+
+// ---- fuzzing ----
+
+function repeatedDomain(size: number): Uint8Array {
+  const src = readFileSync(path.join(corpus, "kubevirt", "domain.xml"), "utf8");
+  const a = src.indexOf("<devices>") + "<devices>".length;
+  const b = src.indexOf("</devices>");
+  const children = src.slice(a, b);
+  const parts = [src.slice(0, a)];
+  let length = src.length;
+  while (length < size) {
+    parts.push(children);
+    length += children.length;
+  }
+  parts.push(src.slice(b));
+  return encoder.encode(parts.join(""));
+}
+
+// Mostly well-formed pieces with a few broken ones mixed in, so that documents get deep before
+// they fail (or do not fail at all); the mutation tests break them further.
+function mostly<T>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<T>, badWeight = 1): fc.Arbitrary<T> {
+  return fc.oneof({ weight: 40, arbitrary: good }, { weight: badWeight, arbitrary: bad });
+}
+const nameArb = mostly(
+  fc.constantFrom("a", "b", "disk", "x:y", "_n", "a-b.c", "é", "名前", "a·b", "ab\u0300", "\u{10000}z", "xml", "XmL", "target", "source"),
+  fc.constantFrom("1a", "-a", "", "a\u0001", "\u00d7"),
+);
+const textArb = mostly(
+  fc.constantFrom(
+    "",
+    "hi",
+    "\n    ",
+    "\r\n",
+    "\r",
+    "\t",
+    " a ]] b ",
+    "]",
+    "]]",
+    "]>",
+    "&amp;",
+    "&lt;&gt;&quot;&apos;",
+    "&ent;",
+    "&x:y;",
+    "&#65;",
+    "&#x1F600;",
+    "&#x10FFFF;",
+    "é€😀",
+    "\u007f",
+    ">",
+    "'\"",
+    "-",
+    "--",
+    "?",
+    "?>",
+    "x".repeat(40),
+  ),
+  fc.constantFrom("]]>", "&#0;", "&#xD800;", "&#x110000;", "&#99999999999;", "&#;", "&#x;", "&;", "& ", "&a", "\u0001", "\uFFFE", "\uFFFF", "<"),
+  3,
+);
+const attrValueArb = mostly(
+  fc.constantFrom("", "v", "a b", "&amp;", "&e;", "&#x41;", "&quot;&apos;", "\n", "\t\r", "é", "]]>", "x".repeat(33)),
+  fc.constantFrom("<", "&bad", "\u0002", "&#1;", "'", '"'),
+);
+const commentArb = mostly(fc.constantFrom("<!-- c -->", "<!---->", "<!-- a-b -->", "<!--é-->"), fc.constantFrom("<!-- -- -->", "<!-- --->", "<!-\u0001-->"), 4);
+const piArb = mostly(fc.constantFrom("<?pi data?>", "<?pi?>", "<?pi ??>", "<?pi\tx ?>", "<?xml-stylesheet x?>"), fc.constantFrom("<?xml x?>", "<?pi?x?>", "<?1?>"), 4);
+const cdataArb = mostly(fc.constantFrom("<![CDATA[x]]>", "<![CDATA[]]]]>", "<![CDATA[<&]]>", "<![CDATA[]>]]>"), fc.constantFrom("<![cdata[x]]>", "<![CDATA[\u0000]]>"), 4);
+
+const docArb: fc.Arbitrary<string> = fc.letrec((tie) => ({
+  element: fc
+    .tuple(
+      nameArb,
+      fc.array(fc.tuple(nameArb, fc.constantFrom('"', "'"), attrValueArb, fc.constantFrom("", " ", "\n")), { maxLength: 4 }),
+      fc.array(tie("content"), { maxLength: 7, depthIdentifier: "xml" }),
+      fc.boolean(),
+      fc.constantFrom("", " ", "\n"),
+    )
+    .map(([name, attrs, children, empty, space]) => {
+      const attrText = attrs.map(([an, q, v, s]) => ` ${an}${s}=${s}${q}${v}${q}`).join("");
+      if (empty && children.length === 0) return `<${name}${attrText}${space}/>`;
+      return `<${name}${attrText}${space}>${children.join("")}</${name}${space}>`;
+    }),
+  // Past maxDepth oneof takes its first arbitrary (text), which bounds the recursion.
+  content: fc.oneof(
+    { maxDepth: 8, depthIdentifier: "xml" },
+    { weight: 3, arbitrary: textArb },
+    { weight: 4, arbitrary: tie("element") as fc.Arbitrary<string> },
+    { weight: 1, arbitrary: commentArb },
+    { weight: 1, arbitrary: piArb },
+    { weight: 1, arbitrary: cdataArb },
+    { weight: 1, arbitrary: mostly(fc.constant(""), fc.constantFrom("<!DOCTYPE x>", "<!ELEMENT>", "<!x>", "</>", "< a>"), 4) },
+  ),
+})).element.chain((root) =>
+  fc.tuple(fc.constantFrom("", "\n", "<!-- after -->", "<?pi?>", "x", "<b/>", " \n<!-- a --><?p?>\n"), fc.constant(root)).map(([tail, r]) => r + tail),
+);
+
+/** Nested `depth` deep, optionally unbalanced, to exercise the depth limit and the open-element stack. */
+const deepArb = fc
+  .tuple(fc.integer({ min: 1, max: 1500 }), fc.constantFrom("a", "é", "bb"), fc.boolean())
+  .map(([depth, name, balanced]) => `<${name}>`.repeat(depth) + "t" + `</${name}>`.repeat(balanced ? depth : depth - 1));
+
+const snippets = ["<", ">", "&", ";", "]]>", "--", "<!--", "<![CDATA[", "<?", "?>", "/>", "</", "'", '"', "=", " ", "\r", "\u0000", "\u00e9", "#x", "é"].map((s) =>
+  encoder.encode(s),
+);
+
+/** A byte-level edit: flip, overwrite, truncate, insert, delete or duplicate a span. */
+const mutationArb = fc.tuple(fc.integer({ min: 0, max: 5 }), fc.nat(), fc.nat(), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: snippets.length - 1 }));
+
+function mutate(bytes: Uint8Array, edits: Array<[number, number, number, number, number]>): Uint8Array {
+  let b = bytes;
+  for (const [op, at, len, byte, snippet] of edits) {
+    const p = b.length === 0 ? 0 : at % (b.length + 1);
+    const span = Math.min(len % 8, b.length - p);
+    if (op === 0 && p < b.length) {
+      b = b.slice();
+      b[p] ^= 1 << (byte & 7);
+    } else if (op === 1 && p < b.length) {
+      b = b.slice();
+      b[p] = byte;
+    } else if (op === 2) {
+      b = b.slice(0, p);
+    } else if (op === 3) {
+      const ins = snippets[snippet];
+      const out = new Uint8Array(b.length + ins.length);
+      out.set(b.subarray(0, p));
+      out.set(ins, p);
+      out.set(b.subarray(p), p + ins.length);
+      b = out;
+    } else if (op === 4) {
+      const out = new Uint8Array(b.length - span);
+      out.set(b.subarray(0, p));
+      out.set(b.subarray(p + span), p);
+      b = out;
+    } else {
+      const out = new Uint8Array(b.length + span);
+      out.set(b.subarray(0, p + span));
+      out.set(b.subarray(p, p + span), p + span);
+      out.set(b.subarray(p + span), p + 2 * span);
+      b = out;
+    }
+  }
+  return b;
+}
+
+const limitsArb = fc.oneof(
+  { weight: 4, arbitrary: fc.constant(DEFAULT_LIMITS as Limits) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ maxBytes: fc.constant(DEFAULT_LIMITS.maxBytes), maxDepth: fc.integer({ min: 1, max: 12 }), maxTokens: fc.integer({ min: 1, max: 60 }) }),
+  },
+);
+
+const corpusSamples = [
+  path.join(corpus, "kubevirt", "domain.xml"),
+  path.join(corpus, "tricky", "tricky.xml"),
+  path.join(corpus, "tricky", "tricky-extra.xml"),
+  ...domainFiles.filter((_, k) => k % 40 === 0),
+].map((file) => readFileSync(file));
+
+describe("WASM kernel agrees with the TypeScript scanner on fuzzed input", () => {
+  test("4,000 generated documents, as generated and from a random offset", () => {
+    let rejected = 0;
+    let totalBytes = 0;
+    const seen = new Map<number, number>();
+    fc.assert(
+      fc.property(docArb, limitsArb, fc.nat(), (doc, limits, fromSeed) => {
+        const bytes = encoder.encode(doc);
+        const code = assertAgree(bytes, 0, limits, fromSeed % 3).result.error;
+        if (code !== ScanError.None) rejected++;
+        seen.set(code, (seen.get(code) ?? 0) + 1);
+        totalBytes += bytes.length;
+        assertAgree(bytes, fromSeed % (bytes.length + 1), limits, 0);
+      }),
+      { numRuns: 4000 },
+    );
+    assert.ok(rejected > 100 && rejected < 4000, `both accepted and rejected documents (${rejected} rejected)`);
+    console.log("outcomes", JSON.stringify([...seen.entries()].sort((a, b) => a[0] - b[0])), "mean size", Math.round(totalBytes / 4000));
+  });
+
+  test("5,000 generated documents with byte flips, overwrites, truncations, insertions, deletions", () => {
+    fc.assert(
+      fc.property(docArb, fc.array(mutationArb, { minLength: 1, maxLength: 4 }), limitsArb, (doc, edits, limits) => {
+        assertAgree(mutate(encoder.encode(doc), edits), 0, limits);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  test("1,500 mutated corpus files", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: corpusSamples.length - 1 }), fc.array(mutationArb, { minLength: 1, maxLength: 6 }), (k, edits) => {
+        const bytes = mutate(corpusSamples[k], edits);
+        assertAgree(bytes, rootOffset(bytes), DEFAULT_LIMITS, 1);
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  test("500 deeply nested documents, mutated or not, against depth limits", () => {
+    fc.assert(
+      fc.property(deepArb, fc.array(mutationArb, { maxLength: 2 }), fc.constantFrom(1, 7, 1024, 2000), (doc, edits, maxDepth) => {
+        assertAgree(mutate(encoder.encode(doc), edits), 0, { ...DEFAULT_LIMITS, maxDepth });
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
