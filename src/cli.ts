@@ -217,6 +217,8 @@ interface PatchErrorShape {
   path?: string;
   line?: number;
   column?: number;
+  /** For malformed input: the tokenizer's own error, worded as `check` words it. */
+  xmlError?: { message: string };
 }
 
 function isPatchError(error: unknown): error is PatchErrorShape {
@@ -234,7 +236,8 @@ function reportPatchError(error: unknown, patchFile: string, inputName: string):
     const place = error.line !== undefined ? ` (at ${inputName}:${error.line}:${error.column})` : "";
     io.stderr(`${patchFile}:ops[${error.opIndex}]: ${message}${place}`);
   } else if (error.line !== undefined) {
-    io.stderr(`${inputName}:${error.line}:${error.column}: ${message}`);
+    // Same words as `domsplice check` for the same document.
+    io.stderr(`${inputName}:${error.line}:${error.column}: ${error.xmlError?.message ?? message}`);
   } else {
     io.stderr(`${inputName}: ${message}`);
   }

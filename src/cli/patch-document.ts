@@ -1,7 +1,7 @@
 // Reading a patch document for `domsplice patch`: a JSON or YAML file holding an array of
-// operations (DESIGN.md "Library API"). Everything wrong with the file is reported here, as one
-// line that names the file, where in it (line:col for syntax, ops[i] for content) and what to
-// fix, before any XML is read. YAML is loaded only for YAML files, so a JSON patch costs no
+// operations (DESIGN.md "Library API"). Syntax and shape problems are reported here as one line
+// naming the file and where in it (line:col for syntax, ops[i] for an entry); what is wrong
+// inside an operation is compile()'s judgement, reported by the CLI against the same file. YAML is loaded only for YAML files, so a JSON patch costs no
 // YAML start-up.
 
 import type { PatchOp } from "../index.ts";
@@ -22,17 +22,7 @@ export class PatchDocumentError extends Error {
   }
 }
 
-/** The fields each op may carry; `required` must be present. */
-const OP_FIELDS: Record<string, { required: string[]; allowed: string[] }> = {
-  add: { required: ["path", "xml"], allowed: ["op", "path", "xml", "pos", "optional"] },
-  replace: { required: ["path"], allowed: ["op", "path", "xml", "value", "optional"] },
-  remove: { required: ["path"], allowed: ["op", "path"] },
-  set: { required: ["path", "value"], allowed: ["op", "path", "value", "optional"] },
-  ensure: { required: ["path"], allowed: ["op", "path"] },
-};
-const POSITIONS = ["append", "prepend", "before", "after"];
-
-/** Parses and validates a patch document; `file` names it in errors. */
+/** Parses a patch document and checks it is an array of objects; `file` names it in errors. */
 export async function parsePatchDocument(text: string, file: string): Promise<PatchOp[]> {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const document = /\.json$/i.test(file) ? parseJson(text, file) : await parseYaml(text, file);
@@ -103,39 +93,14 @@ function validateOps(document: unknown, file: string): PatchOp[] {
 }
 
 function validateOp(entry: unknown, where: string, file: string): PatchOp {
-  const fail = (message: string): never => {
-    throw new PatchDocumentError(file, where, message);
-  };
+  // Only the document's shape is judged here; the operations themselves are judged by
+  // compile(), whose errors name the op index, which the CLI maps back to this file.
   if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
-    return fail(`is ${describe(entry)}; expected an object with "op" and "path"`);
+    throw new PatchDocumentError(file, where, `is ${describe(entry)}; expected an object with "op" and "path"`);
   }
   const op = entry as Record<string, unknown>;
-  if (typeof op.op !== "string") return fail(`"op" is missing or not a string; expected one of ${Object.keys(OP_FIELDS).join(", ")}`);
-  const fields = OP_FIELDS[op.op];
-  if (fields === undefined) return fail(`unknown op "${op.op}"; expected one of ${Object.keys(OP_FIELDS).join(", ")}`);
-  for (const key of Object.keys(op)) {
-    if (!fields.allowed.includes(key)) {
-      return fail(`"${op.op}" does not take "${key}" (it takes ${fields.allowed.filter((k) => k !== "op").join(", ")})`);
-    }
-  }
-  for (const key of fields.required) {
-    if (!(key in op)) return fail(`"${op.op}" needs "${key}"`);
-  }
-  if (typeof op.path !== "string" || op.path === "") return fail(`"path" must be a non-empty string (a selector like /domain/devices)`);
-  if ("xml" in op && typeof op.xml !== "string") return fail(`"xml" must be a string holding an XML fragment`);
-  if ("value" in op) {
-    // YAML reads `value: 1500` as a number and `value: yes` as a string, `value: true` as a
-    // boolean; an attribute or text value is text either way, so scalars become their text.
-    const value = op.value;
-    if (typeof value === "number" || typeof value === "boolean") op.value = String(value);
-    else if (typeof value !== "string") return fail(`"value" must be a string, not ${describe(value)}`);
-  }
-  if (op.op === "replace" && ("xml" in op) === ("value" in op)) {
-    return fail(`"replace" needs exactly one of "xml" (to replace an element) or "value" (an attribute value or text())`);
-  }
-  if ("pos" in op && !POSITIONS.includes(op.pos as string)) {
-    return fail(`"pos" must be one of ${POSITIONS.join(", ")}, not ${JSON.stringify(op.pos)}`);
-  }
-  if ("optional" in op && typeof op.optional !== "boolean") return fail(`"optional" must be true or false`);
+  // YAML reads `value: 1500` as a number and `value: true` as a boolean; an attribute value
+  // or text is text either way, so those scalars become their text.
+  if (typeof op.value === "number" || typeof op.value === "boolean") op.value = String(op.value);
   return op as unknown as PatchOp;
 }
