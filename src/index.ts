@@ -1,0 +1,16 @@
+// domsplice, the library: lossless patching of XML (libvirt domain XML first) by splicing
+// edits into the original bytes. See DESIGN.md "Library API" and README.md.
+//
+//   import { patch, compile, check, xml } from "domsplice";
+//   patch(domainXml, [{ op: "set", path: "/domain/cpu/@mode", value: "host-passthrough" }]);
+
+export { patch } from "./xml/patch.ts";
+export { compile, PatchError } from "./xml/plan.ts";
+export type { Plan, PatchOp, PatchOptions, AddOp, ReplaceOp, RemoveOp, SetOp, EnsureOp, Position } from "./xml/plan.ts";
+export { check, type CheckResult } from "./xml/check.ts";
+export { tokenize, type TokenizeOptions, type TokenizeResult } from "./xml/tokenizer.ts";
+export { xml, rawXml, isXmlFragment, type XmlFragment } from "./xml/fragment.ts";
+export { escapeAttribute, escapeText } from "./xml/escape.ts";
+export { parseSelector, SelectorError, type Selector } from "./xml/selector.ts";
+export { TokenKind, DEFAULT_LIMITS, type TokenTable, type Limits } from "./xml/tokens.ts";
+export { formatXmlError, type XmlError } from "./xml/errors.ts";

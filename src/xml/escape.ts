@@ -1,0 +1,78 @@
+// Escaping what domsplice writes and decoding what it compares. New attribute values and text
+// are escaped for the place they land (the attribute's own quote character; whitespace in
+// attribute values as character references, so attribute-value normalisation keeps it); values
+// read from the document are decoded (character references and the five predefined entities)
+// before a selector compares them, so [@name='a&b'] matches name="a&amp;b".
+
+/** Text content: & < > escaped, CR kept as a reference (a raw CR would be read as a newline). */
+export function escapeText(value: string): string {
+  let out = "";
+  let last = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    let ref: string;
+    if (c === 0x26) ref = "&amp;";
+    else if (c === 0x3c) ref = "&lt;";
+    else if (c === 0x3e) ref = "&gt;";
+    else if (c === 0x0d) ref = "&#13;";
+    else continue;
+    out += value.slice(last, i) + ref;
+    last = i + 1;
+  }
+  return last === 0 ? value : out + value.slice(last);
+}
+
+/** An attribute value for a `quote` (34 `"` or 39 `'`) delimited attribute. */
+export function escapeAttribute(value: string, quote: number): string {
+  let out = "";
+  let last = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    let ref: string;
+    if (c === 0x26) ref = "&amp;";
+    else if (c === 0x3c) ref = "&lt;";
+    else if (c === 0x3e) ref = "&gt;";
+    else if (c === quote) ref = c === 0x22 ? "&quot;" : "&apos;";
+    else if (c === 0x09) ref = "&#9;";
+    else if (c === 0x0a) ref = "&#10;";
+    else if (c === 0x0d) ref = "&#13;";
+    else continue;
+    out += value.slice(last, i) + ref;
+    last = i + 1;
+  }
+  return last === 0 ? value : out + value.slice(last);
+}
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/**
+ * The bytes [from, to) with character references and the five predefined entities replaced
+ * by the characters they stand for. Returns the same bytes (a subarray) when there is no `&`,
+ * the common case, so comparing plain values allocates nothing. Other entity references are
+ * kept as written (domsplice never expands entities).
+ */
+export function decodeReferences(bytes: Uint8Array, from: number, to: number): Uint8Array {
+  const amp = bytes.subarray(from, to).indexOf(0x26);
+  if (amp < 0) return bytes.subarray(from, to);
+  const text = decoder.decode(bytes.subarray(from, to));
+  return encoder.encode(
+    text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);/g, (whole, ref: string) => {
+      if (ref === "amp") return "&";
+      if (ref === "lt") return "<";
+      if (ref === "gt") return ">";
+      if (ref === "quot") return '"';
+      if (ref === "apos") return "'";
+      const code = ref[1] === "x" ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+      return code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+    }),
+  );
+}
+
+/** Whether bytes [from, to) equal `expected`. */
+export function bytesEqual(bytes: Uint8Array, from: number, to: number, expected: Uint8Array): boolean {
+  const n = expected.length;
+  if (to - from !== n) return false;
+  for (let i = 0; i < n; i++) if (bytes[from + i] !== expected[i]) return false;
+  return true;
+}

@@ -1,0 +1,1004 @@
+// Patch plans: compile() validates a patch document and parses its selectors and fragments
+// once; plan.apply(input) tokenizes the input once and runs the operations in order, each on the
+// effects of the ones before it, then writes the result in one forward pass that copies every
+// untouched byte range of the input verbatim and splices new bytes between them.
+//
+// How later operations see earlier ones without re-tokenizing the document:
+//   - removed elements are marked dead in the token table and never match again;
+//   - set/removed attribute values and replaced text are kept per element and read by later
+//     predicates and ops instead of the original bytes;
+//   - inserted elements (add, replace's new element, what ensure creates) are small documents
+//     of their own (tokenized inside a wrapper element), attached to their parent element, and
+//     later selectors walk into them as children of that parent; later ops edit them in place
+//     (so `ensure /domain/cpu` then `set /domain/cpu/@mode` works, as does `add` then `set` on
+//     what was added).
+// What is not tracked, and costs one extra tokenize of the intermediate output instead
+// ("rebase"): a selector with a position predicate [n] after any earlier op of the plan that
+// inserted or removed elements (sibling positions would have to count inserted and removed
+// elements in document order).
+//
+// Style of what is written: see style.ts (quote, self-closing vs explicit end tags, indent,
+// line ends). Elements that are added go on their own line with their siblings' indentation
+// when the document is indented; a fragment written on one line is laid out like the
+// document (children on their own lines); a fragment with its own line breaks keeps its layout,
+// shifted to the insertion's indentation. `<x/>` in a fragment becomes `<x></x>` in documents
+// that write empty elements that way (virt-launcher's Go output).
+
+import { TokenKind, type Limits, type TokenTable } from "./tokens.ts";
+import { type XmlError } from "./errors.ts";
+import { tokenize } from "./tokenizer.ts";
+import { toUtf8 } from "./encoding.ts";
+import { escapeAttribute, escapeText } from "./escape.ts";
+import { isXmlFragment, type XmlFragment } from "./fragment.ts";
+import { detectStyle, lineBreakBefore, lineEndsAfter, lineIndent, nextAfterAttributes, type DocumentStyle } from "./style.ts";
+import {
+  NeedsRebase,
+  SelectorError,
+  attributeValueBytes,
+  evaluate,
+  findAttribute,
+  parseSelector,
+  valueStart,
+  type DocView,
+  type Match,
+  type Selector,
+} from "./selector.ts";
+
+// ---------------------------------------------------------------------------------------------
+// The patch language
+
+export type Position = "append" | "prepend" | "before" | "after";
+
+interface OpBase {
+  /** A selector (see selector.ts). */
+  path: string;
+  /** Prefix -> namespace URI bindings for prefixed names in `path`. */
+  namespaces?: Record<string, string>;
+}
+export interface AddOp extends OpBase {
+  op: "add";
+  pos?: Position;
+  xml: string | XmlFragment;
+  optional?: boolean;
+}
+export interface ReplaceOp extends OpBase {
+  op: "replace";
+  /** The new element(s), when `path` selects elements. */
+  xml?: string | XmlFragment;
+  /** The new value, when `path` ends in @attr or text(). */
+  value?: string;
+  optional?: boolean;
+}
+export interface RemoveOp extends OpBase {
+  op: "remove";
+}
+export interface SetOp extends OpBase {
+  op: "set";
+  value: string;
+  optional?: boolean;
+}
+export interface EnsureOp extends OpBase {
+  op: "ensure";
+}
+export type PatchOp = AddOp | ReplaceOp | RemoveOp | SetOp | EnsureOp;
+
+export interface PatchOptions {
+  limits?: Partial<Limits>;
+  kernel?: "auto" | "ts" | "wasm";
+}
+
+/**
+ * Why a patch could not apply. `code`: "invalid-op" (the op document), "bad-selector",
+ * "bad-fragment" (xml not well-formed), "no-match", "not-applicable" (e.g. adding a sibling
+ * to the root), "malformed-xml" (the input; line/column/offset say where).
+ */
+export class PatchError extends Error {
+  readonly code: string;
+  readonly opIndex?: number;
+  readonly path?: string;
+  readonly line?: number;
+  readonly column?: number;
+  readonly offset?: number;
+  /** For bad-selector: 1-based column in the selector. */
+  readonly selectorColumn?: number;
+  /** For malformed-xml and bad-fragment: the tokenizer's error. */
+  readonly xmlError?: XmlError;
+
+  constructor(
+    code: string,
+    message: string,
+    where: { opIndex?: number; path?: string; line?: number; column?: number; offset?: number; selectorColumn?: number; xmlError?: XmlError } = {},
+  ) {
+    super(message);
+    this.name = "PatchError";
+    this.code = code;
+    Object.assign(this, where);
+  }
+}
+
+export interface Plan {
+  readonly ops: readonly PatchOp[];
+  /** Applies the plan; returns the same kind as `input` (string or bytes), a fresh buffer. */
+  apply(input: Uint8Array, options?: PatchOptions): Uint8Array;
+  apply(input: string, options?: PatchOptions): string;
+  apply(input: Uint8Array | string, options?: PatchOptions): Uint8Array | string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compiling
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+const OP_FIELDS: Record<string, string[]> = {
+  add: ["op", "path", "pos", "xml", "optional", "namespaces"],
+  replace: ["op", "path", "xml", "value", "optional", "namespaces"],
+  remove: ["op", "path", "namespaces"],
+  set: ["op", "path", "value", "optional", "namespaces"],
+  ensure: ["op", "path", "namespaces"],
+};
+const POSITIONS = ["append", "prepend", "before", "after"];
+
+/** A fragment checked at compile time; its layout for a given document style is cached. */
+class FragmentSource {
+  readonly wrapped: Uint8Array;
+  readonly table: TokenTable;
+  private readonly layouts = new Map<string, { bytes: Uint8Array; table: TokenTable }>();
+
+  constructor(wrapped: Uint8Array, table: TokenTable) {
+    this.wrapped = wrapped;
+    this.table = table;
+  }
+
+  /** The fragment laid out for `indent` in `style`, wrapped and tokenized. */
+  layout(indent: string | null, style: DocumentStyle): { bytes: Uint8Array; table: TokenTable } {
+    const key = `${indent}|${style.indentUnit}|${style.newline}|${style.selfClosing}`;
+    let cached = this.layouts.get(key);
+    if (cached === undefined) {
+      const text = formatFragment(this.wrapped, this.table, indent, style);
+      const wrapped = encoder.encode(WRAP_OPEN + text + WRAP_CLOSE);
+      const result = tokenize(wrapped);
+      if (!result.ok) throw new Error(`domsplice: re-laid-out fragment is not well-formed: ${result.error.message}`);
+      cached = { bytes: wrapped, table: result.table };
+      if (this.layouts.size > 64) this.layouts.clear();
+      this.layouts.set(key, cached);
+    }
+    return cached;
+  }
+}
+
+const WRAP_OPEN = "<w>";
+const WRAP_CLOSE = "</w>";
+
+interface CompiledOp {
+  index: number;
+  op: PatchOp;
+  selector: Selector;
+  label: string;
+  fragment: FragmentSource | null;
+  value: string | null;
+  pos: Position;
+  optional: boolean;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
+}
+
+/** Validates the ops and parses their selectors and fragments; throws PatchError. */
+export function compile(ops: readonly PatchOp[]): Plan {
+  if (!Array.isArray(ops)) throw new PatchError("invalid-op", `a patch is an array of operations, not ${describe(ops)}`);
+  const compiled = ops.map((op, index) => compileOp(op, index));
+  return new CompiledPlan(ops, compiled);
+}
+
+function compileOp(raw: unknown, index: number): CompiledOp {
+  const invalid = (message: string, path?: string): never => {
+    throw new PatchError("invalid-op", message, { opIndex: index, path });
+  };
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return invalid(`operation ${index} is ${describe(raw)}; expected an object with "op" and "path"`);
+  const op = raw as Record<string, unknown>;
+  const kind = op.op;
+  if (typeof kind !== "string" || !(kind in OP_FIELDS)) return invalid(`unknown op ${JSON.stringify(kind)}; expected one of ${Object.keys(OP_FIELDS).join(", ")}`);
+  const path = op.path;
+  if (typeof path !== "string" || path === "") return invalid(`${kind}: "path" must be a non-empty selector string like /domain/devices`);
+  const label = `${kind} ${path}`;
+  for (const key of Object.keys(op)) {
+    if (op[key] !== undefined && !OP_FIELDS[kind].includes(key)) invalid(`${label}: "${kind}" does not take "${key}" (it takes ${OP_FIELDS[kind].slice(1).join(", ")})`, path);
+  }
+  const namespaces = op.namespaces;
+  if (namespaces !== undefined) {
+    if (namespaces === null || typeof namespaces !== "object" || Array.isArray(namespaces)) invalid(`${label}: "namespaces" must be an object of prefix: URI`, path);
+    for (const [prefix, uri] of Object.entries(namespaces as object)) {
+      if (typeof uri !== "string") invalid(`${label}: namespace for prefix "${prefix}" must be a URI string`, path);
+    }
+  }
+  let selector: Selector;
+  try {
+    selector = parseSelector(path, (namespaces as Record<string, string> | undefined) ?? {});
+  } catch (error) {
+    if (!(error instanceof SelectorError)) throw error;
+    throw new PatchError("bad-selector", `${kind}: ${error.message}`, { opIndex: index, path, selectorColumn: error.column });
+  }
+  const optional = op.optional;
+  if (optional !== undefined && typeof optional !== "boolean") invalid(`${label}: "optional" must be true or false`, path);
+  let value: string | null = null;
+  if (op.value !== undefined) {
+    if (typeof op.value === "number" || typeof op.value === "boolean") value = String(op.value);
+    else if (typeof op.value === "string") value = op.value;
+    else invalid(`${label}: "value" must be a string, not ${describe(op.value)}`, path);
+  }
+  let fragment: FragmentSource | null = null;
+  if (op.xml !== undefined) {
+    const text = isXmlFragment(op.xml) ? op.xml.text : op.xml;
+    if (typeof text !== "string") return invalid(`${label}: "xml" must be a string or an xml\`\` fragment`, path);
+    fragment = checkFragment(text, label, index, path);
+  }
+  const pos = (op.pos ?? "append") as Position;
+  if (!POSITIONS.includes(pos)) invalid(`${label}: "pos" must be one of ${POSITIONS.join(", ")}, not ${JSON.stringify(op.pos)}`, path);
+  const target = selector.target;
+  const targetName = target === "attribute" ? "an attribute" : target === "text" ? "text()" : "elements";
+  switch (kind) {
+    case "add":
+      if (fragment === null) invalid(`${label}: "add" needs "xml" (the fragment to add)`, path);
+      if (target !== "element") invalid(`${label}: "add" needs a path to elements, not ${targetName} (use "set" for attributes)`, path);
+      break;
+    case "replace":
+      if ((fragment === null) === (value === null)) invalid(`${label}: "replace" needs exactly one of "xml" (for elements) or "value" (for @attr or text())`, path);
+      if (target === "element" && fragment === null) invalid(`${label}: the path selects elements, so "replace" needs "xml"`, path);
+      if (target !== "element" && value === null) invalid(`${label}: the path selects ${targetName}, so "replace" needs "value"`, path);
+      break;
+    case "remove":
+      if (target === "text") invalid(`${label}: "remove" takes elements or @attr (to empty text, replace text() with "")`, path);
+      break;
+    case "set":
+      if (value === null) invalid(`${label}: "set" needs "value"`, path);
+      if (target !== "attribute") invalid(`${label}: "set" needs a path ending in /@attribute (use "replace" for text() or elements)`, path);
+      break;
+    case "ensure":
+      checkEnsurePath(selector, label, index, path);
+      break;
+  }
+  return { index, op: op as unknown as PatchOp, selector, label, fragment, value, pos, optional: optional === true };
+}
+
+/** ensure creates what its path names, so every step must say exactly what to create. */
+function checkEnsurePath(selector: Selector, label: string, index: number, path: string): void {
+  const fail = (reason: string): never => {
+    throw new PatchError("invalid-op", `${label}: ensure ${reason}`, { opIndex: index, path });
+  };
+  if (selector.target !== "element") fail("creates elements; to create an attribute use \"set\"");
+  for (const step of selector.steps) {
+    if (step.descendant) fail("needs a path of child steps (no //)");
+    if (step.name.any) fail("cannot create '*'; name the element");
+    for (const predicate of step.predicates) {
+      if (predicate.kind === "position") return fail("cannot create a position [n]; use [@attr='value'] predicates");
+      for (const term of predicate.terms) {
+        if (term.steps.length > 0 || term.target !== "attribute" || term.value === null) {
+          fail("predicates must be [@attr='value'] (they become attributes of what it creates)");
+        }
+      }
+    }
+  }
+}
+
+function checkFragment(text: string, label: string, index: number, path: string): FragmentSource {
+  const wrapped = encoder.encode(WRAP_OPEN + text + WRAP_CLOSE);
+  const result = tokenize(wrapped);
+  if (!result.ok) {
+    const e = result.error;
+    const column = e.line === 1 ? e.column - WRAP_OPEN.length : e.column;
+    throw new PatchError("bad-fragment", `${label}: the xml fragment is not well-formed: ${e.line}:${column}: ${e.message}`, {
+      opIndex: index,
+      path,
+      xmlError: e,
+    });
+  }
+  return new FragmentSource(wrapped, result.table);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Laying out fragments
+
+function isWhitespaceOnly(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = bytes[i];
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false;
+  }
+  return true;
+}
+
+function hasLineBreak(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (bytes[i] === 0x0a || bytes[i] === 0x0d) return true;
+  return false;
+}
+
+/** An EmptyTag written as start tag + end tag (`<x a="1"/>` -> `<x a="1"></x>`). */
+function expandEmptyTag(bytes: Uint8Array, table: TokenTable, tag: number): string {
+  let stop = table.end[tag] - 2;
+  while (stop > table.start[tag] && (bytes[stop - 1] === 0x20 || bytes[stop - 1] === 0x09 || bytes[stop - 1] === 0x0a || bytes[stop - 1] === 0x0d)) stop--;
+  return `${decoder.decode(bytes.subarray(table.start[tag], stop))}></${decoder.decode(bytes.subarray(table.start[tag] + 1, table.mid[tag]))}>`;
+}
+
+/**
+ * The fragment's text (without the wrapper) laid out for insertion at `indent` in a document
+ * of `style`; see the file header. `indent` null: insert as written (inline position or a
+ * compact document), only empty-element style applied.
+ */
+function formatFragment(bytes: Uint8Array, table: TokenTable, indent: string | null, style: DocumentStyle): string {
+  const { kind, start, end, link, count } = table;
+  const wrapperEnd = link[0];
+  const raw = (from: number, to: number): string => {
+    let out = "";
+    for (let i = from; i < to; i++) {
+      const k = kind[i];
+      if (k === TokenKind.Attribute) continue;
+      if (k === TokenKind.EmptyTag && !style.selfClosing) out += expandEmptyTag(bytes, table, i);
+      else out += decoder.decode(bytes.subarray(start[i], end[i]));
+    }
+    return out;
+  };
+  if (indent === null || style.indentUnit === null) return raw(1, wrapperEnd);
+  let laidOut = false;
+  for (let i = 1; i < count; i++) {
+    if (kind[i] === TokenKind.Text && isWhitespaceOnly(bytes, start[i], end[i]) && hasLineBreak(bytes, start[i], end[i])) {
+      laidOut = true;
+      break;
+    }
+  }
+  const newline = style.newline;
+  if (laidOut) {
+    // Keep the author's layout, shifted to `indent`, with the document's line ends.
+    let out = "";
+    for (let i = 1; i < wrapperEnd; i++) {
+      const k = kind[i];
+      if (k === TokenKind.Attribute) continue;
+      if (k === TokenKind.Text && isWhitespaceOnly(bytes, start[i], end[i])) {
+        out += decoder.decode(bytes.subarray(start[i], end[i])).replace(/\r\n|\n|\r/g, newline + indent);
+      } else if (k === TokenKind.EmptyTag && !style.selfClosing) out += expandEmptyTag(bytes, table, i);
+      else out += decoder.decode(bytes.subarray(start[i], end[i]));
+    }
+    return out;
+  }
+  const unit = style.indentUnit;
+  // One line: lay element-only content out like the document, one child per line.
+  const layoutChildren = (from: number, to: number, depth: number): string | null => {
+    for (let i = from; i < to; i++) {
+      const k = kind[i];
+      if (k === TokenKind.CData || (k === TokenKind.Text && !isWhitespaceOnly(bytes, start[i], end[i]))) return null;
+      if (k === TokenKind.StartTag) i = link[i];
+    }
+    let out = "";
+    let first = true;
+    for (let i = from; i < to; i++) {
+      const k = kind[i];
+      if (k === TokenKind.Text || k === TokenKind.Attribute) continue;
+      if (!first || depth > 0) out += newline + indent + unit.repeat(depth);
+      first = false;
+      if (k === TokenKind.StartTag) {
+        const close = link[i];
+        const inner = layoutChildren(nextAfterAttributes(table, i), close, depth + 1);
+        const hasElements = inner !== null && hasChildElement(table, i, close);
+        if (inner === null) out += raw(i, close + 1);
+        else if (!hasElements) out += decoder.decode(bytes.subarray(start[i], end[i])) + raw(nextAfterAttributes(table, i), close + 1);
+        else out += decoder.decode(bytes.subarray(start[i], end[i])) + inner + newline + indent + unit.repeat(depth) + decoder.decode(bytes.subarray(start[close], end[close]));
+        i = close;
+      } else if (k === TokenKind.EmptyTag && !style.selfClosing) out += expandEmptyTag(bytes, table, i);
+      else out += decoder.decode(bytes.subarray(start[i], end[i]));
+    }
+    return out;
+  };
+  return layoutChildren(1, wrapperEnd, 0) ?? raw(1, wrapperEnd);
+}
+
+function hasChildElement(table: TokenTable, element: number, close: number): boolean {
+  for (let i = element + 1; i < close; i++) {
+    const k = table.kind[i];
+    if (k === TokenKind.StartTag || k === TokenKind.EmptyTag) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Documents with pending edits
+
+/** New bytes at `offset` (a pure insertion) or in place of [offset, to). */
+interface Splice {
+  from: number;
+  to: number;
+  /** Ties at the same offset: lower first. */
+  order: number;
+  seq: number;
+  text: string | null;
+  doc: Doc | null;
+  /** Written after `doc` (fragments only). */
+  after: string;
+}
+
+interface Insertion {
+  offset: number;
+  seq: number;
+  before: string;
+  doc: Doc;
+  after: string;
+}
+
+/** An EmptyTag that gained content: written as start tag, content, end tag. */
+interface Expansion {
+  insertions: Insertion[];
+  /** Line break + indentation before the end tag, when its content goes on lines of its own. */
+  closing: string;
+}
+
+const ORDER_ATTRIBUTE = 0;
+const ORDER_INSERT = 1;
+const ORDER_REMOVE = 2;
+
+class Doc implements DocView {
+  dead: Uint8Array | null = null;
+  attributeEdits: Map<number, Map<string, string | null>> | null = null;
+  textEdits: Map<number, string> | null = null;
+  insertions: Insertion[] = [];
+  removals: { from: number; to: number }[] = [];
+  expansions: Map<number, Expansion> | null = null;
+  fragments: Map<number, Doc[]> | null = null;
+  /** Insertions or removals here or in a fragment below. */
+  structural = false;
+
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly table: TokenTable,
+    readonly plan: PlanRun,
+    /** Whether this is a fragment inside a WRAP_OPEN/WRAP_CLOSE wrapper. */
+    readonly wrapped: boolean,
+    /** For fragments: the indentation of the line the fragment starts on. */
+    readonly firstLineIndent: string | null,
+  ) {}
+
+  get floor(): number {
+    return this.wrapped ? WRAP_OPEN.length : 0;
+  }
+
+  contentRange(): [number, number] {
+    return this.wrapped ? [1, this.table.link[0]] : [0, this.table.count];
+  }
+
+  attributeOverride(tag: number, name: Uint8Array): string | null | undefined {
+    const edits = this.attributeEdits?.get(tag);
+    if (edits === undefined) return undefined;
+    return edits.get(decoder.decode(name));
+  }
+
+  textOverride(element: number): string | undefined {
+    return this.textEdits?.get(element);
+  }
+
+  childFragments(element: number): readonly DocView[] | null {
+    return this.fragments?.get(element) ?? null;
+  }
+
+  /** Indentation of the line `offset` stands on, or null when other content precedes it. */
+  indentAt(offset: number): string | null {
+    const indent = lineIndent(this.bytes, offset, this.floor);
+    if (indent === null || !this.wrapped) return indent;
+    const lineStart = offset - indent.length;
+    return lineStart === this.floor ? (this.firstLineIndent === null ? null : this.firstLineIndent + indent) : indent;
+  }
+
+  closeOf(element: number): number {
+    return this.table.kind[element] === TokenKind.StartTag ? this.table.link[element] : element;
+  }
+
+  markDead(element: number): void {
+    if (this.dead === null) this.dead = new Uint8Array(this.table.count);
+    this.dead.fill(1, element, this.closeOf(element) + 1);
+  }
+
+  setAttribute(tag: number, name: string, value: string | null): void {
+    if (this.attributeEdits === null) this.attributeEdits = new Map();
+    let edits = this.attributeEdits.get(tag);
+    if (edits === undefined) this.attributeEdits.set(tag, (edits = new Map()));
+    edits.set(name, value);
+  }
+
+  attachFragment(parent: number, fragment: Doc): void {
+    if (this.fragments === null) this.fragments = new Map();
+    const list = this.fragments.get(parent);
+    if (list === undefined) this.fragments.set(parent, [fragment]);
+    else list.push(fragment);
+    this.structural = true;
+  }
+
+  /** The element's quote character: that of its first attribute, else the document's. */
+  quoteOf(tag: number): number {
+    const { kind, end, link, count } = this.table;
+    if (tag + 1 < count && kind[tag + 1] === TokenKind.Attribute && link[tag + 1] === tag) return this.bytes[end[tag + 1] - 1];
+    return this.plan.style.quote;
+  }
+
+  /** Builds a fragment document for `source` laid out at `indent`. */
+  fragmentDoc(source: FragmentSource, indent: string | null): Doc {
+    const { bytes, table } = source.layout(indent, this.plan.style);
+    return new Doc(bytes, table, this.plan, true, indent);
+  }
+
+  /** The document with every pending edit applied (fragments: without the wrapper). */
+  emit(): Uint8Array {
+    const parts = this.collectSplices();
+    const bytes = this.bytes;
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    let cursor = this.wrapped ? WRAP_OPEN.length : 0;
+    const stop = this.wrapped ? bytes.length - WRAP_CLOSE.length : bytes.length;
+    const push = (chunk: Uint8Array): void => {
+      if (chunk.length === 0) return;
+      chunks.push(chunk);
+      total += chunk.length;
+    };
+    for (const splice of parts) {
+      if (splice.from < cursor) continue; // inside a range already replaced (a removed element)
+      push(bytes.subarray(cursor, splice.from));
+      if (splice.doc !== null) {
+        const content = splice.doc.emit();
+        if (content.length > 0) {
+          if (splice.text !== null) push(encoder.encode(splice.text));
+          push(content);
+          if (splice.after !== "") push(encoder.encode(splice.after));
+        }
+      } else if (splice.text !== null && splice.text !== "") push(encoder.encode(splice.text));
+      cursor = splice.to;
+    }
+    push(bytes.subarray(cursor, stop));
+    if (chunks.length === 1 && !this.wrapped) return chunks[0].slice();
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const chunk of chunks) {
+      out.set(chunk, at);
+      at += chunk.length;
+    }
+    return out;
+  }
+
+  private collectSplices(): Splice[] {
+    const splices: Splice[] = [];
+    const { kind, start, end, mid, link } = this.table;
+    const bytes = this.bytes;
+    const dead = this.dead;
+    const alive = (i: number) => dead === null || dead[i] !== 1;
+    let seq = 0;
+    for (const removal of this.removals) {
+      splices.push({ from: removal.from, to: removal.to, order: ORDER_REMOVE, seq: seq++, text: "", doc: null, after: "" });
+    }
+    for (const insertion of this.insertions) {
+      splices.push({ from: insertion.offset, to: insertion.offset, order: ORDER_INSERT, seq: insertion.seq, text: insertion.before, doc: insertion.doc, after: insertion.after });
+    }
+    if (this.attributeEdits !== null) {
+      for (const [tag, edits] of this.attributeEdits) {
+        if (!alive(tag)) continue;
+        const quote = this.quoteOf(tag);
+        let lastEnd = mid[tag];
+        for (let a = tag + 1; a < this.table.count && kind[a] === TokenKind.Attribute && link[a] === tag; a++) lastEnd = end[a];
+        for (const [name, value] of edits) {
+          const a = findAttribute(this, tag, encoder.encode(name));
+          if (a >= 0) {
+            if (value === null) {
+              const previousEnd = a - 1 === tag ? mid[tag] : end[a - 1];
+              splices.push({ from: previousEnd, to: end[a], order: ORDER_ATTRIBUTE, seq: seq++, text: "", doc: null, after: "" });
+            } else {
+              const attributeQuote = bytes[end[a] - 1];
+              splices.push({
+                from: valueStart(bytes, mid[a], end[a]),
+                to: end[a] - 1,
+                order: ORDER_ATTRIBUTE,
+                seq: seq++,
+                text: escapeAttribute(value, attributeQuote),
+                doc: null,
+                after: "",
+              });
+            }
+          } else if (value !== null) {
+            const q = String.fromCharCode(quote);
+            splices.push({ from: lastEnd, to: lastEnd, order: ORDER_ATTRIBUTE, seq: seq++, text: ` ${name}=${q}${escapeAttribute(value, quote)}${q}`, doc: null, after: "" });
+          }
+        }
+      }
+    }
+    if (this.textEdits !== null) {
+      for (const [element, value] of this.textEdits) {
+        if (!alive(element) || kind[element] !== TokenKind.StartTag) continue;
+        const escaped = escapeText(value);
+        let written = false;
+        for (let i = element + 1; i < link[element]; i++) {
+          const k = kind[i];
+          if (k === TokenKind.StartTag) {
+            i = link[i];
+            continue;
+          }
+          if (k !== TokenKind.Text && k !== TokenKind.CData) continue;
+          splices.push({ from: start[i], to: end[i], order: ORDER_INSERT, seq: seq++, text: written ? "" : escaped, doc: null, after: "" });
+          written = true;
+        }
+        if (!written) splices.push({ from: end[element], to: end[element], order: ORDER_INSERT, seq: -1, text: escaped, doc: null, after: "" });
+      }
+    }
+    if (this.expansions !== null || this.textEdits !== null) {
+      const emptyTags = new Set<number>();
+      if (this.expansions !== null) for (const tag of this.expansions.keys()) emptyTags.add(tag);
+      if (this.textEdits !== null) for (const tag of this.textEdits.keys()) if (kind[tag] === TokenKind.EmptyTag) emptyTags.add(tag);
+      for (const tag of emptyTags) {
+        if (!alive(tag)) continue;
+        let from = end[tag] - 2;
+        while (bytes[from - 1] === 0x20 || bytes[from - 1] === 0x09 || bytes[from - 1] === 0x0a || bytes[from - 1] === 0x0d) from--;
+        const name = decoder.decode(bytes.subarray(start[tag] + 1, mid[tag]));
+        const expansion = this.expansions?.get(tag);
+        const text = this.textEdits?.get(tag);
+        let content = text === undefined ? "" : escapeText(text);
+        let any = text !== undefined && text !== "";
+        if (expansion !== undefined) {
+          for (const insertion of expansion.insertions) {
+            const inner = insertion.doc.emit();
+            if (inner.length === 0) continue;
+            content += insertion.before + decoder.decode(inner) + insertion.after;
+            any = true;
+          }
+        }
+        const closing = expansion !== undefined && any && content !== escapeText(text ?? "") ? expansion.closing : "";
+        splices.push({ from, to: end[tag], order: ORDER_INSERT, seq: seq++, text: `>${content}${closing}</${name}>`, doc: null, after: "" });
+      }
+    }
+    splices.sort((a, b) => a.from - b.from || a.order - b.order || a.seq - b.seq);
+    return splices;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Applying
+
+/** State of one apply(): the document style and a counter that orders insertions. */
+class PlanRun {
+  private styleCache: DocumentStyle | null = null;
+  seq = 0;
+  constructor(
+    public base: Doc | null,
+    readonly bytes: Uint8Array,
+    readonly table: TokenTable,
+  ) {}
+
+  get style(): DocumentStyle {
+    if (this.styleCache === null) this.styleCache = detectStyle(this.bytes, this.table);
+    return this.styleCache;
+  }
+}
+
+class CompiledPlan implements Plan {
+  constructor(
+    readonly ops: readonly PatchOp[],
+    private readonly compiled: CompiledOp[],
+  ) {}
+
+  apply(input: Uint8Array, options?: PatchOptions): Uint8Array;
+  apply(input: string, options?: PatchOptions): string;
+  apply(input: Uint8Array | string, options?: PatchOptions): Uint8Array | string;
+  apply(input: Uint8Array | string, options?: PatchOptions): Uint8Array | string {
+    if (typeof input === "string") return decoder.decode(this.applyUtf8(encoder.encode(input), options));
+    if (!(input instanceof Uint8Array)) throw new PatchError("invalid-input", `patch input must be a Uint8Array or a string, not ${describe(input)}`);
+    const { utf8, fromUtf8 } = toUtf8(input);
+    return fromUtf8(this.applyUtf8(utf8, options));
+  }
+
+  private applyUtf8(bytes: Uint8Array, options?: PatchOptions): Uint8Array {
+    const result = tokenize(bytes, options);
+    if (!result.ok) {
+      const e = result.error;
+      throw new PatchError("malformed-xml", `the input is not well-formed XML: ${e.message}`, { line: e.line, column: e.column, offset: e.offset, xmlError: e });
+    }
+    if (this.compiled.length === 0) return bytes.slice();
+    const run = new PlanRun(null, bytes, result.table);
+    let base = new Doc(bytes, result.table, run, false, null);
+    run.base = base;
+    for (const op of this.compiled) {
+      if (op.selector.hasPosition && anyStructural(base)) base = rebase(run, base, options);
+      try {
+        applyOp(run, base, op);
+      } catch (error) {
+        if (!(error instanceof NeedsRebase)) throw error;
+        base = rebase(run, base, options);
+        applyOp(run, base, op);
+      }
+    }
+    return base.emit();
+  }
+}
+
+function anyStructural(doc: Doc): boolean {
+  return doc.structural || doc.removals.length > 0;
+}
+
+/** Writes out the pending edits and tokenizes the result: a fresh base without pending edits. */
+function rebase(run: PlanRun, base: Doc, options?: PatchOptions): Doc {
+  const bytes = base.emit();
+  const result = tokenize(bytes, options);
+  if (!result.ok) throw new Error(`domsplice: intermediate output is not well-formed (a bug): ${result.error.message}`);
+  const next = new Doc(bytes, result.table, run, false, null);
+  run.base = next;
+  return next;
+}
+
+function noMatch(op: CompiledOp, what = "no element matches"): PatchError {
+  return new PatchError("no-match", `${op.label}: ${what} (add "optional": true to allow that)`, { opIndex: op.index, path: op.op.path });
+}
+
+function asDoc(view: DocView): Doc {
+  return view as Doc;
+}
+
+function applyOp(run: PlanRun, base: Doc, op: CompiledOp): void {
+  const kind = op.op.op;
+  if (kind === "ensure") return applyEnsure(run, base, op);
+  const matches = evaluate(op.selector, base);
+  const target = op.selector.target;
+  switch (kind) {
+    case "add": {
+      if (matches.length === 0) {
+        if (op.optional) return;
+        throw noMatch(op);
+      }
+      for (const m of matches) {
+        const doc = asDoc(m.view);
+        if ((op.pos === "before" || op.pos === "after") && m.parent < 0) {
+          throw new PatchError("not-applicable", `${op.label}: cannot add ${op.pos} the root element (a document has one root)`, { opIndex: op.index, path: op.op.path });
+        }
+        if (op.pos === "append" || op.pos === "prepend") insertInto(run, doc, m.element, op.fragment!, op.pos === "prepend");
+        else insertBeside(run, doc, m, op.fragment!, op.pos === "before");
+      }
+      return;
+    }
+    case "remove": {
+      if (target === "attribute") {
+        for (const m of matches) {
+          if (attributeValueBytes(m.view, m.element, op.selector.attribute!.local) !== null) asDoc(m.view).setAttribute(m.element, op.selector.attribute!.text, null);
+        }
+        return;
+      }
+      for (const m of matches) {
+        if (m.parent < 0) throw new PatchError("not-applicable", `${op.label}: cannot remove the root element`, { opIndex: op.index, path: op.op.path });
+      }
+      for (const m of matches) removeElement(asDoc(m.view), m.element);
+      return;
+    }
+    case "set": {
+      if (matches.length === 0) {
+        if (op.optional) return;
+        throw noMatch(op);
+      }
+      for (const m of matches) asDoc(m.view).setAttribute(m.element, op.selector.attribute!.text, op.value!);
+      return;
+    }
+    case "replace": {
+      if (target === "attribute") {
+        const present = matches.filter((m) => attributeValueBytes(m.view, m.element, op.selector.attribute!.local) !== null);
+        if (present.length === 0) {
+          if (op.optional) return;
+          throw noMatch(op, matches.length === 0 ? "no element matches" : `no matching element has the attribute (use "set" to create it)`);
+        }
+        for (const m of present) asDoc(m.view).setAttribute(m.element, op.selector.attribute!.text, op.value!);
+        return;
+      }
+      if (matches.length === 0) {
+        if (op.optional) return;
+        throw noMatch(op);
+      }
+      if (target === "text") {
+        for (const m of matches) {
+          const doc = asDoc(m.view);
+          if (doc.textEdits === null) doc.textEdits = new Map();
+          doc.textEdits.set(m.element, op.value!);
+        }
+        return;
+      }
+      for (const m of matches) {
+        if (m.parent < 0 && !isSingleElement(op.fragment!)) {
+          throw new PatchError("not-applicable", `${op.label}: the root element can only be replaced by exactly one element`, { opIndex: op.index, path: op.op.path });
+        }
+      }
+      for (const m of matches) replaceElement(run, asDoc(m.view), m.element, op.fragment!);
+      return;
+    }
+  }
+}
+
+function isSingleElement(source: FragmentSource): boolean {
+  const { kind, link, start, end } = source.table;
+  let elements = 0;
+  for (let i = 1; i < link[0]; i++) {
+    const k = kind[i];
+    if (k === TokenKind.StartTag || k === TokenKind.EmptyTag) {
+      elements++;
+      if (k === TokenKind.StartTag) i = link[i];
+    } else if (k === TokenKind.Text && !isWhitespaceOnly(source.wrapped, start[i], end[i])) return false;
+    else if (k === TokenKind.CData) return false;
+  }
+  return elements === 1;
+}
+
+/** append / prepend `source` as children of `element`. */
+function insertInto(run: PlanRun, doc: Doc, element: number, source: FragmentSource, prepend: boolean): void {
+  const style = run.style;
+  const { kind, start, end, link } = doc.table;
+  const bytes = doc.bytes;
+  const parentIndent = doc.indentAt(start[element]);
+  const layout = style.indentUnit !== null && parentIndent !== null;
+  let childIndent: string | null = null;
+  if (layout) {
+    const firstChild = firstChildElement(doc, element);
+    childIndent = (firstChild >= 0 ? doc.indentAt(start[firstChild]) : null) ?? parentIndent + style.indentUnit!;
+  }
+  const newline = style.newline;
+  const seq = run.seq++;
+  if (kind[element] === TokenKind.EmptyTag) {
+    const fragment = doc.fragmentDoc(source, childIndent);
+    doc.attachFragment(element, fragment);
+    if (doc.expansions === null) doc.expansions = new Map();
+    let expansion = doc.expansions.get(element);
+    if (expansion === undefined) doc.expansions.set(element, (expansion = { insertions: [], closing: layout ? newline + parentIndent : "" }));
+    const insertion: Insertion = { offset: end[element], seq, before: layout ? newline + childIndent : "", doc: fragment, after: "" };
+    if (prepend) expansion.insertions.unshift(insertion);
+    else expansion.insertions.push(insertion);
+    return;
+  }
+  const close = link[element];
+  const first = nextAfterAttributes(doc.table, element);
+  const empty = first === close;
+  let offset: number;
+  let before = "";
+  let after = "";
+  if (prepend) {
+    offset = end[element];
+    if (layout && (empty || isLineBreakWhitespace(bytes, doc.table, first))) {
+      before = newline + childIndent;
+      if (empty) after = newline + parentIndent;
+    }
+  } else {
+    const last = close - 1;
+    offset = start[close];
+    if (layout) {
+      if (empty) {
+        before = newline + childIndent;
+        after = newline + parentIndent;
+      } else if (isLineBreakWhitespace(bytes, doc.table, last)) {
+        offset = start[last];
+        before = newline + childIndent;
+      }
+    }
+  }
+  // An inline position (text before the end tag, or a compact document): no line breaks, and
+  // the fragment as written.
+  const fragment = doc.fragmentDoc(source, before === "" ? null : childIndent);
+  doc.attachFragment(element, fragment);
+  doc.insertions.push({ offset, seq: prepend ? -1 - seq : seq, before, doc: fragment, after });
+}
+
+function isLineBreakWhitespace(bytes: Uint8Array, table: TokenTable, token: number): boolean {
+  const { kind, start, end } = table;
+  return kind[token] === TokenKind.Text && isWhitespaceOnly(bytes, start[token], end[token]) && hasLineBreak(bytes, start[token], end[token]);
+}
+
+function firstChildElement(doc: Doc, element: number): number {
+  const { kind, link } = doc.table;
+  if (kind[element] !== TokenKind.StartTag) return -1;
+  for (let i = element + 1; i < link[element]; i++) {
+    const k = kind[i];
+    if (k === TokenKind.StartTag || k === TokenKind.EmptyTag) {
+      if (doc.dead === null || doc.dead[i] !== 1) return i;
+      if (k === TokenKind.StartTag) i = link[i];
+    }
+  }
+  return -1;
+}
+
+/** before / after `m.element`, a sibling. */
+function insertBeside(run: PlanRun, doc: Doc, m: Match, source: FragmentSource, before: boolean): void {
+  const style = run.style;
+  const { start, end } = doc.table;
+  const bytes = doc.bytes;
+  const element = m.element;
+  const close = doc.closeOf(element);
+  const indent = doc.indentAt(start[element]);
+  const lineBreak = lineBreakBefore(bytes, start[element], doc.floor);
+  const layout = style.indentUnit !== null && indent !== null && lineBreak >= 0;
+  const fragment = doc.fragmentDoc(source, layout ? indent : null);
+  // Later selectors find the new sibling under the same parent.
+  asDoc(m.parentView).attachFragment(m.parent, fragment);
+  const seq = run.seq++;
+  if (before) {
+    doc.insertions.push({ offset: layout ? lineBreak : start[element], seq, before: layout ? style.newline + indent : "", doc: fragment, after: "" });
+  } else {
+    doc.insertions.push({ offset: end[close], seq, before: layout ? style.newline + indent : "", doc: fragment, after: "" });
+  }
+}
+
+function replaceElement(run: PlanRun, doc: Doc, element: number, source: FragmentSource): void {
+  const { start, end } = doc.table;
+  const close = doc.closeOf(element);
+  const indent = run.style.indentUnit !== null ? doc.indentAt(start[element]) : null;
+  const fragment = doc.fragmentDoc(source, indent);
+  doc.markDead(element);
+  doc.removals.push({ from: start[element], to: end[close] });
+  doc.structural = true;
+  // The replacement is found by later selectors as a child of the same parent; the parent is
+  // not known here, so attach it to the nearest enclosing element found by link structure.
+  const parent = parentOf(doc, element);
+  if (parent >= 0) doc.attachFragment(parent, fragment);
+  doc.insertions.push({ offset: start[element], seq: run.seq++, before: "", doc: fragment, after: "" });
+}
+
+/** The enclosing element of `element` in `doc` (-1 at the top): a backward scan. */
+function parentOf(doc: Doc, element: number): number {
+  const { kind, link } = doc.table;
+  for (let i = element - 1; i >= 0; i--) {
+    const k = kind[i];
+    if (k === TokenKind.EndTag) i = link[i];
+    else if (k === TokenKind.StartTag) return doc.wrapped && i === 0 ? -1 : i;
+  }
+  return -1;
+}
+
+function removeElement(doc: Doc, element: number): void {
+  if (doc.dead !== null && doc.dead[element] === 1) return;
+  const { start, end } = doc.table;
+  const close = doc.closeOf(element);
+  const bytes = doc.bytes;
+  doc.markDead(element);
+  doc.structural = true;
+  const lineBreak = lineBreakBefore(bytes, start[element], doc.floor);
+  const stop = end[close];
+  const from = lineBreak >= 0 && lineEndsAfter(bytes, stop, bytes.length) ? lineBreak : start[element];
+  doc.removals.push({ from, to: stop });
+}
+
+/** ensure: for every element matching a prefix of the path whose next step is missing, create the rest. */
+function applyEnsure(run: PlanRun, base: Doc, op: CompiledOp): void {
+  const steps = op.selector.steps;
+  const matches = evaluate(op.selector, base, true);
+  // parents (per document) that have a child matching step j
+  const satisfied: Map<DocView, Set<number>>[] = steps.map(() => new Map());
+  for (const m of matches) {
+    for (let j = 1; j < steps.length; j++) {
+      if ((m.steps & (1 << j)) === 0) continue;
+      let set = satisfied[j].get(m.parentView);
+      if (set === undefined) satisfied[j].set(m.parentView, (set = new Set()));
+      set.add(m.parent);
+    }
+  }
+  for (const m of matches) {
+    for (let j = 0; j + 1 < steps.length; j++) {
+      if ((m.steps & (1 << j)) === 0) continue;
+      if (satisfied[j + 1].get(m.view)?.has(m.element)) continue;
+      const source = chainFragment(run, op.selector, j + 1);
+      insertInto(run, asDoc(m.view), m.element, source, false);
+    }
+  }
+}
+
+/** The elements of steps [from..] nested, with predicate attributes, as a fragment. */
+function chainFragment(run: PlanRun, selector: Selector, from: number): FragmentSource {
+  const style = run.style;
+  const quote = String.fromCharCode(style.quote);
+  let text = "";
+  for (let j = selector.steps.length - 1; j >= from; j--) {
+    const step = selector.steps[j];
+    let tag = step.name.text;
+    for (const predicate of step.predicates) {
+      if (predicate.kind !== "conditions") continue;
+      for (const term of predicate.terms) tag += ` ${term.attribute!.text}=${quote}${escapeAttribute(term.valueText!, style.quote)}${quote}`;
+    }
+    if (text === "") text = style.selfClosing ? `<${tag}/>` : `<${tag}></${step.name.text}>`;
+    else text = `<${tag}>${text}</${step.name.text}>`;
+  }
+  const wrapped = encoder.encode(WRAP_OPEN + text + WRAP_CLOSE);
+  const result = tokenize(wrapped);
+  if (!result.ok) throw new PatchError("invalid-op", `ensure ${selector.source}: cannot create ${text}: ${result.error.message}`, { path: selector.source });
+  return new FragmentSource(wrapped, result.table);
+}

@@ -1,0 +1,549 @@
+// Selectors: the XPath subset of DESIGN.md "Library API", parsed once (names and literal values
+// encoded to UTF-8 bytes at compile time) and evaluated in one forward pass over a token table
+// with a stack of step bitmasks, no DOM.
+//
+//   /domain/devices/interface        absolute child steps      *      any element
+//   //name  /domain//alias           descendant steps (also mid-path)
+//   qemu:commandline                 prefixed names, matched by namespace URI
+//   [@a]  [@a='v']  [@a="v"]  [n]    attribute exists / equals, 1-based position among the
+//                                    siblings that passed the step's name test and earlier
+//                                    predicates
+//   [alias/@name='ua-default']       child-value predicates: a relative child path, ending in
+//   [model]  [name='x']  [text()='x'] an element (exists / its text equals), @attr or text()
+//   [@a='v' and model]               `and` between conditions
+//   .../@attr  .../text()            final steps: an attribute or an element's text
+//
+// Namespaces. A prefixed selector name `p:local` matches an element whose own prefix resolves
+// (through the xmlns declarations in scope) to the same namespace URI as `p`; `p` is bound by
+// the op's `namespaces` option first, then by the document's declarations in scope at the
+// element, then by the well-known prefixes (qemu = http://libvirt.org/schemas/domain/qemu/1.0).
+// An unprefixed selector name matches an element written without a prefix, whatever default
+// namespace is in scope: `/domain/metadata/kubevirt` matches libvirt's
+// `<kubevirt xmlns="http://kubevirt.io">` as its author sees it, and never a prefixed element
+// such as `<qemu:commandline>`. To insist on a namespace, bind a prefix (`kv:kubevirt` with
+// namespaces {kv: "http://kubevirt.io"} matches both `<kubevirt xmlns="http://kubevirt.io">` and
+// `<k:kubevirt xmlns:k="http://kubevirt.io">`). Attribute names compare as written (qualified
+// name bytes), since libvirt attributes carry no prefixes that vary between documents.
+//
+// Values compare after the document's character and predefined entity references are decoded.
+// Text compared by [name='x'] / [text()='x'] is an element's own character data (its Text and
+// CDATA children), not that of deeper descendants.
+
+import { TokenKind, type TokenTable } from "./tokens.ts";
+import { bytesEqual, decodeReferences } from "./escape.ts";
+
+export const WELL_KNOWN_NAMESPACES: Readonly<Record<string, string>> = Object.freeze({
+  qemu: "http://libvirt.org/schemas/domain/qemu/1.0",
+  xml: "http://www.w3.org/XML/1998/namespace",
+});
+
+/** The most steps a selector may have (step sets are 31-bit masks). */
+export const MAX_STEPS = 30;
+
+export interface NameTest {
+  /** `*`: any element. */
+  any: boolean;
+  /** Prefix as written, or null. */
+  prefix: string | null;
+  /** Local name as UTF-8 bytes (for attributes: the whole qualified name). */
+  local: Uint8Array;
+  /** The name as written, for messages and for building elements. */
+  text: string;
+}
+
+export interface Condition {
+  /** Relative child steps before the final part; empty for `@a` / `text()` of the candidate. */
+  steps: Step[];
+  /** What the condition reads at the end of `steps`. */
+  target: "element" | "attribute" | "text";
+  attribute: NameTest | null;
+  /** Literal to compare with (UTF-8), or null for an existence test. */
+  value: Uint8Array | null;
+  valueText: string | null;
+}
+
+export type Predicate = { kind: "position"; n: number } | { kind: "conditions"; terms: Condition[] };
+
+export interface Step {
+  descendant: boolean;
+  name: NameTest;
+  predicates: Predicate[];
+}
+
+export interface Selector {
+  source: string;
+  steps: Step[];
+  /** What a match is: the element, one of its attributes, or its text. */
+  target: "element" | "attribute" | "text";
+  attribute: NameTest | null;
+  /** Some step has a [n] predicate (positions are not tracked across earlier edits). */
+  hasPosition: boolean;
+  /** Some name has a prefix (the evaluator then tracks xmlns declarations). */
+  hasPrefix: boolean;
+  /** Prefix bindings the op supplied. */
+  namespaces: Readonly<Record<string, string>>;
+}
+
+/** A selector that does not parse: `column` is 1-based within the selector text. */
+export class SelectorError extends Error {
+  constructor(
+    readonly selector: string,
+    readonly column: number,
+    readonly reason: string,
+  ) {
+    super(`bad selector "${selector}" at column ${column}: ${reason}`);
+  }
+}
+
+const encoder = new TextEncoder();
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+/** Parses a selector; throws SelectorError naming the column. */
+export function parseSelector(source: string, namespaces: Readonly<Record<string, string>> = {}): Selector {
+  const parser = new SelectorParser(source);
+  return parser.parse(namespaces);
+}
+
+class SelectorParser {
+  pos = 0;
+  hasPosition = false;
+  hasPrefix = false;
+  constructor(readonly source: string) {}
+
+  fail(reason: string, at = this.pos): never {
+    throw new SelectorError(this.source, at + 1, reason);
+  }
+
+  peek(): string {
+    return this.source[this.pos] ?? "";
+  }
+
+  skipSpace(): void {
+    while (this.pos < this.source.length && /\s/.test(this.source[this.pos])) this.pos++;
+  }
+
+  parse(namespaces: Readonly<Record<string, string>>): Selector {
+    const s = this.source;
+    if (s.length === 0) this.fail("empty selector");
+    if (s[0] !== "/") this.fail("a selector starts with / (absolute path, e.g. /domain/devices)");
+    const steps: Step[] = [];
+    let target: Selector["target"] = "element";
+    let attribute: NameTest | null = null;
+    while (this.pos < s.length) {
+      if (s[this.pos] !== "/") this.fail(`expected / or [ but found '${s[this.pos]}'`);
+      this.pos++;
+      let descendant = false;
+      if (s[this.pos] === "/") {
+        descendant = true;
+        this.pos++;
+      }
+      if (s[this.pos] === "@") {
+        if (descendant) this.fail("//@attr is not supported; name the element: //element/@attr");
+        if (steps.length === 0) this.fail("an attribute step needs an element before it");
+        this.pos++;
+        attribute = this.name(true);
+        target = "attribute";
+        if (this.pos < s.length) this.fail("@attr must be the last step");
+        break;
+      }
+      if (s.startsWith("text()", this.pos)) {
+        if (descendant || steps.length === 0) this.fail("text() must follow an element step");
+        this.pos += 6;
+        target = "text";
+        if (this.pos < s.length) this.fail("text() must be the last step");
+        break;
+      }
+      steps.push(this.step(descendant));
+      if (steps.length > MAX_STEPS) this.fail(`more than ${MAX_STEPS} steps`);
+    }
+    if (steps.length === 0) this.fail("no element step");
+    return { source: s, steps, target, attribute, hasPosition: this.hasPosition, hasPrefix: this.hasPrefix, namespaces };
+  }
+
+  step(descendant: boolean): Step {
+    const name = this.name(false);
+    const predicates: Predicate[] = [];
+    while (this.peek() === "[") {
+      this.pos++;
+      predicates.push(this.predicate());
+    }
+    return { descendant, name, predicates };
+  }
+
+  name(isAttribute: boolean): NameTest {
+    const s = this.source;
+    const start = this.pos;
+    if (!isAttribute && s[this.pos] === "*") {
+      this.pos++;
+      return { any: true, prefix: null, local: new Uint8Array(0), text: "*" };
+    }
+    while (this.pos < s.length && !/[\s/\[\]@=()'"*,|!<>]/.test(s[this.pos])) this.pos++;
+    const text = s.slice(start, this.pos);
+    if (text === "") this.fail(this.pos < s.length ? `expected a name but found '${s[this.pos]}'` : "expected a name at the end");
+    if (/^[-.0-9]/.test(text)) this.fail(`'${text}' is not a name (names cannot start with a digit, '-' or '.')`, start);
+    const colon = text.indexOf(":");
+    if (colon !== text.lastIndexOf(":") || colon === 0 || colon === text.length - 1) this.fail(`'${text}' is not a valid qualified name`, start);
+    if (isAttribute) return { any: false, prefix: null, local: encoder.encode(text), text };
+    if (colon > 0) {
+      this.hasPrefix = true;
+      return { any: false, prefix: text.slice(0, colon), local: encoder.encode(text.slice(colon + 1)), text };
+    }
+    return { any: false, prefix: null, local: encoder.encode(text), text };
+  }
+
+  predicate(): Predicate {
+    this.skipSpace();
+    const s = this.source;
+    if (/[0-9]/.test(this.peek())) {
+      const start = this.pos;
+      while (/[0-9]/.test(this.peek())) this.pos++;
+      const n = Number(s.slice(start, this.pos));
+      if (n < 1) this.fail("positions start at 1", start);
+      this.skipSpace();
+      if (this.peek() !== "]") this.fail("expected ] after the position");
+      this.pos++;
+      this.hasPosition = true;
+      return { kind: "position", n };
+    }
+    const terms: Condition[] = [this.condition()];
+    for (;;) {
+      this.skipSpace();
+      if (this.peek() === "]") {
+        this.pos++;
+        return { kind: "conditions", terms };
+      }
+      if (s.startsWith("and", this.pos) && /[\s'"@]/.test(s[this.pos + 3] ?? "")) {
+        this.pos += 3;
+        terms.push(this.condition());
+        continue;
+      }
+      if (s.startsWith("or", this.pos)) this.fail("'or' is not supported (use two operations)");
+      this.fail(this.pos < s.length ? `expected 'and' or ] but found '${s[this.pos]}'` : "unclosed [");
+    }
+  }
+
+  condition(): Condition {
+    this.skipSpace();
+    const s = this.source;
+    const steps: Step[] = [];
+    let target: Condition["target"] = "element";
+    let attribute: NameTest | null = null;
+    for (;;) {
+      if (this.peek() === "@") {
+        this.pos++;
+        attribute = this.name(true);
+        target = "attribute";
+        break;
+      }
+      if (s.startsWith("text()", this.pos)) {
+        this.pos += 6;
+        target = "text";
+        break;
+      }
+      if (this.peek() === "/") this.fail("paths inside [ ] are relative (no leading / or //)");
+      steps.push(this.step(false));
+      if (this.peek() !== "/") break;
+      this.pos++;
+      if (this.peek() === "/") this.fail("// is not supported inside [ ]");
+    }
+    this.skipSpace();
+    if (this.peek() === "!") this.fail("'!=' is not supported");
+    if (this.peek() !== "=") return { steps, target, attribute, value: null, valueText: null };
+    this.pos++;
+    this.skipSpace();
+    const quote = this.peek();
+    if (quote !== "'" && quote !== '"') this.fail("expected a quoted value ('v' or \"v\")");
+    const close = s.indexOf(quote, this.pos + 1);
+    if (close < 0) this.fail("unclosed quoted value");
+    const valueText = s.slice(this.pos + 1, close);
+    this.pos = close + 1;
+    return { steps, target, attribute, value: encoder.encode(valueText), valueText };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation
+
+/**
+ * What the evaluator reads: a token table plus the effects of earlier operations of the same
+ * plan that have not been written out yet (the plan's documents implement this).
+ */
+export interface DocView {
+  bytes: Uint8Array;
+  table: TokenTable;
+  /** Token index -> 1 when an earlier op removed it (or null when nothing was removed). */
+  dead: Uint8Array | null;
+  /** An earlier op's value for attribute `name` of tag `tag`: a string, null (removed) or undefined (untouched). */
+  attributeOverride(tag: number, name: Uint8Array): string | null | undefined;
+  /** Text an earlier op gave element `element`, or undefined. */
+  textOverride(element: number): string | undefined;
+  /** Documents (fragments) earlier ops inserted as children of `element`, or null. */
+  childFragments(element: number): readonly DocView[] | null;
+  /** First and last+1 token of a fragment's content (inside its wrapper), for fragment views. */
+  contentRange(): [from: number, to: number];
+}
+
+export interface Match {
+  view: DocView;
+  element: number;
+  /** The parent element (in `parentView`), or -1 for the root. */
+  parentView: DocView;
+  parent: number;
+  /** Which steps the element matched (bit j = step j). */
+  steps: number;
+}
+
+/** Evaluation needs a fresh token table (thrown when [n] meets edits the plan cannot track). */
+export class NeedsRebase extends Error {}
+
+interface Scope {
+  prefixes: string[];
+  uris: string[];
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * Every element the selector's element steps match, in document order within each document.
+ * With `everyStep`, also elements that matched only a prefix of the steps (for `ensure`).
+ */
+export function evaluate(selector: Selector, view: DocView, everyStep = false): Match[] {
+  const out: Match[] = [];
+  const steps = selector.steps;
+  let descendantMask = 0;
+  for (let j = 0; j < steps.length; j++) if (steps[j].descendant) descendantMask |= 1 << j;
+  const evaluator = new Evaluator(selector, descendantMask, (1 << steps.length) - 1, everyStep, out);
+  const [from, to] = view.contentRange();
+  evaluator.walk(view, -1, view, from, to, 1);
+  return out;
+}
+
+class Evaluator {
+  scope: Scope | null;
+  lastBit: number;
+  constructor(
+    readonly selector: Selector,
+    readonly descendantMask: number,
+    readonly allMask: number,
+    readonly everyStep: boolean,
+    readonly out: Match[],
+  ) {
+    this.scope = selector.hasPrefix ? { prefixes: [], uris: [] } : null;
+    this.lastBit = 1 << (selector.steps.length - 1);
+  }
+
+  /** Visits the elements among tokens [from, to) of `view` (children of `parent`) that `want` steps may match. */
+  walk(parentView: DocView, parent: number, view: DocView, from: number, to: number, want: number): void {
+    const { kind, link } = view.table;
+    const dead = view.dead;
+    const steps = this.selector.steps;
+    const counters = this.selector.hasPosition ? new Int32Array(steps.length) : null;
+    for (let i = from; i < to; ) {
+      const k = kind[i];
+      if (k !== TokenKind.StartTag && k !== TokenKind.EmptyTag) {
+        i++;
+        continue;
+      }
+      const close = k === TokenKind.StartTag ? link[i] : i;
+      if (dead !== null && dead[i] === 1) {
+        i = close + 1;
+        continue;
+      }
+      const scopeDepth = this.scope === null ? 0 : this.pushScope(view, i);
+      let matched = 0;
+      for (let j = 0, bits = want; bits !== 0; j++, bits >>>= 1) {
+        if ((bits & 1) === 0) continue;
+        if (this.stepMatches(steps[j], j, view, i, counters)) matched |= 1 << j;
+      }
+      if (matched !== 0 && ((matched & this.lastBit) !== 0 || this.everyStep)) {
+        this.out.push({ view, element: i, parentView, parent, steps: matched });
+      }
+      const childWant = ((matched << 1) & this.allMask) | (want & this.descendantMask);
+      if (childWant !== 0) {
+        if (k === TokenKind.StartTag) this.walk(view, i, view, i + 1, close, childWant);
+        const fragments = view.childFragments(i);
+        if (fragments !== null) {
+          for (const fragment of fragments) {
+            const [a, b] = fragment.contentRange();
+            this.walk(view, i, fragment, a, b, childWant);
+          }
+        }
+      }
+      if (this.scope !== null) this.popScope(scopeDepth);
+      i = close + 1;
+    }
+  }
+
+  pushScope(view: DocView, tag: number): number {
+    const scope = this.scope!;
+    const depth = scope.prefixes.length;
+    const { kind, start, mid, end, link, count } = view.table;
+    const bytes = view.bytes;
+    for (let a = tag + 1; a < count && kind[a] === TokenKind.Attribute && link[a] === tag; a++) {
+      const s = start[a];
+      // xmlns or xmlns:p
+      if (bytes[s] !== 0x78 || bytes[s + 1] !== 0x6d || bytes[s + 2] !== 0x6c || bytes[s + 3] !== 0x6e || bytes[s + 4] !== 0x73) continue;
+      const nameEnd = mid[a];
+      let prefix: string;
+      if (nameEnd === s + 5) prefix = "";
+      else if (bytes[s + 5] === 0x3a) prefix = decoder.decode(bytes.subarray(s + 6, nameEnd));
+      else continue;
+      const override = view.attributeOverride(tag, bytes.subarray(s, nameEnd));
+      const uri = override !== undefined ? override : attributeValueText(bytes, end[a]  , a, view);
+      scope.prefixes.push(prefix);
+      scope.uris.push(uri ?? "");
+    }
+    return depth;
+  }
+
+  popScope(depth: number): void {
+    this.scope!.prefixes.length = depth;
+    this.scope!.uris.length = depth;
+  }
+
+  resolve(prefix: string): string | undefined {
+    const scope = this.scope!;
+    for (let i = scope.prefixes.length - 1; i >= 0; i--) if (scope.prefixes[i] === prefix) return scope.uris[i];
+    return WELL_KNOWN_NAMESPACES[prefix];
+  }
+
+  nameMatches(test: NameTest, view: DocView, tag: number): boolean {
+    if (test.any) return true;
+    const bytes = view.bytes;
+    const nameStart = view.table.start[tag] + 1;
+    const nameEnd = view.table.mid[tag];
+    if (test.prefix === null) return bytesEqual(bytes, nameStart, nameEnd, test.local);
+    const localLength = test.local.length;
+    const colon = nameEnd - localLength - 1;
+    if (colon <= nameStart || bytes[colon] !== 0x3a || !bytesEqual(bytes, colon + 1, nameEnd, test.local)) return false;
+    const elementPrefix = decoder.decode(bytes.subarray(nameStart, colon));
+    const elementUri = this.resolve(elementPrefix);
+    const selectorUri = this.selector.namespaces[test.prefix] ?? this.resolve(test.prefix);
+    return elementUri !== undefined && elementUri === selectorUri;
+  }
+
+  stepMatches(step: Step, j: number, view: DocView, tag: number, counters: Int32Array | null): boolean {
+    if (!this.nameMatches(step.name, view, tag)) return false;
+    for (const predicate of step.predicates) {
+      if (predicate.kind === "position") {
+        if (++counters![j] !== predicate.n) return false;
+      } else {
+        for (const term of predicate.terms) if (!this.conditionHolds(term, view, tag)) return false;
+      }
+    }
+    return true;
+  }
+
+  conditionHolds(condition: Condition, view: DocView, element: number): boolean {
+    return this.relativeHolds(condition, 0, view, element);
+  }
+
+  /** Whether some child path from `element` through condition.steps[s..] satisfies the condition. */
+  relativeHolds(condition: Condition, s: number, view: DocView, element: number): boolean {
+    if (s === condition.steps.length) return finalHolds(condition, view, element);
+    const step = condition.steps[s];
+    const { kind, link } = view.table;
+    const counters = step.predicates.some((p) => p.kind === "position") ? new Int32Array(1) : null;
+    const visit = (childView: DocView, from: number, to: number): boolean => {
+      const dead = childView.dead;
+      for (let i = from; i < to; ) {
+        const k = childView.table.kind[i];
+        if (k !== TokenKind.StartTag && k !== TokenKind.EmptyTag) {
+          i++;
+          continue;
+        }
+        const close = k === TokenKind.StartTag ? childView.table.link[i] : i;
+        if (dead === null || dead[i] !== 1) {
+          if (this.stepMatches(step, 0, childView, i, counters) && this.relativeHolds(condition, s + 1, childView, i)) return true;
+        }
+        i = close + 1;
+      }
+      return false;
+    };
+    if (kind[element] === TokenKind.StartTag && visit(view, element + 1, link[element])) return true;
+    const fragments = view.childFragments(element);
+    if (fragments !== null) {
+      if (counters !== null) throw new NeedsRebase();
+      for (const fragment of fragments) {
+        const [a, b] = fragment.contentRange();
+        if (visit(fragment, a, b)) return true;
+      }
+    }
+    return false;
+  }
+}
+
+function finalHolds(condition: Condition, view: DocView, element: number): boolean {
+  if (condition.target === "attribute") {
+    const value = attributeValueBytes(view, element, condition.attribute!.local);
+    if (value === null) return false;
+    return condition.value === null || bytesEqual(value, 0, value.length, condition.value);
+  }
+  if (condition.value === null && condition.target === "element") return true;
+  const text = elementTextBytes(view, element);
+  if (condition.value === null) return text.length > 0;
+  return bytesEqual(text, 0, text.length, condition.value);
+}
+
+/** The decoded value of attribute `name` of tag `tag`, after earlier ops' edits, or null. */
+export function attributeValueBytes(view: DocView, tag: number, name: Uint8Array): Uint8Array | null {
+  const override = view.attributeOverride(tag, name);
+  if (override !== undefined) return override === null ? null : encoder.encode(override);
+  const a = findAttribute(view, tag, name);
+  if (a < 0) return null;
+  const end = view.table.end[a];
+  return decodeReferences(view.bytes, valueStart(view.bytes, view.table.mid[a], end), end - 1);
+}
+
+function attributeValueText(bytes: Uint8Array, end: number, a: number, view: DocView): string {
+  return decoder.decode(decodeReferences(bytes, valueStart(bytes, view.table.mid[a], end), end - 1));
+}
+
+/** Offset of the first value byte of an attribute token whose name ends at `nameEnd`. */
+export function valueStart(bytes: Uint8Array, nameEnd: number, end: number): number {
+  const quote = bytes[end - 1];
+  let p = nameEnd;
+  while (bytes[p] !== quote) p++;
+  return p + 1;
+}
+
+/** Index of the Attribute token `name` of tag `tag` in the table (ignoring edits), or -1. */
+export function findAttribute(view: DocView, tag: number, name: Uint8Array): number {
+  const { kind, start, mid, link, count } = view.table;
+  for (let a = tag + 1; a < count && kind[a] === TokenKind.Attribute && link[a] === tag; a++) {
+    if (bytesEqual(view.bytes, start[a], mid[a], name)) return a;
+  }
+  return -1;
+}
+
+/** An element's own character data (Text and CDATA children, references decoded), after edits. */
+export function elementTextBytes(view: DocView, element: number): Uint8Array {
+  const override = view.textOverride(element);
+  if (override !== undefined) return encoder.encode(override);
+  const { kind, start, end, link } = view.table;
+  if (kind[element] !== TokenKind.StartTag) return new Uint8Array(0);
+  const parts: Uint8Array[] = [];
+  const dead = view.dead;
+  for (let i = element + 1; i < link[element]; i++) {
+    const k = kind[i];
+    if (k === TokenKind.StartTag) {
+      i = link[i];
+      continue;
+    }
+    if (dead !== null && dead[i] === 1) continue;
+    if (k === TokenKind.Text) parts.push(decodeReferences(view.bytes, start[i], end[i]));
+    else if (k === TokenKind.CData) parts.push(view.bytes.subarray(start[i] + 9, end[i] - 3));
+  }
+  if (parts.length === 1) return parts[0];
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  n = 0;
+  for (const p of parts) {
+    out.set(p, n);
+    n += p.length;
+  }
+  return out;
+}
