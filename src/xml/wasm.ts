@@ -182,3 +182,9 @@ export function scanBodyWasm(
     return { error: code as ScanError, offset: k.resultOffset(), aux: k.resultAux() };
   }
 }
+
+/**
+ * Inputs of at least this many bytes go to the WASM kernel when tokenize()'s kernel is "auto";
+ * smaller ones to the TypeScript scanner. Set from bench/crossover.ts (bench/results/crossover.json).
+ */
+export const WASM_KERNEL_MIN_BYTES = 4096;
