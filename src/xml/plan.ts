@@ -24,7 +24,16 @@
 // shifted to the insertion's indentation. `<x/>` in a fragment becomes `<x></x>` in documents
 // that write empty elements that way (virt-launcher's Go output).
 
-import { TokenKind, type Limits, type TokenTable } from "./tokens.ts";
+import type { Limits, TokenTable } from "./tokens.ts";
+
+// TokenKind values as plain constants: a const enum imported from another module is a property
+// read per use under transpilers that compile files one by one (tsx, esbuild without bundling).
+const K_C_DATA = 5; // TokenKind.CData
+const K_TEXT = 6; // TokenKind.Text
+const K_START_TAG = 7; // TokenKind.StartTag
+const K_EMPTY_TAG = 8; // TokenKind.EmptyTag
+const K_END_TAG = 9; // TokenKind.EndTag
+const K_ATTRIBUTE = 10; // TokenKind.Attribute
 import { type XmlError } from "./errors.ts";
 import { tokenize } from "./tokenizer.ts";
 import { toUtf8 } from "./encoding.ts";
@@ -334,8 +343,8 @@ function formatFragment(bytes: Uint8Array, table: TokenTable, indent: string | n
     let out = "";
     for (let i = from; i < to; i++) {
       const k = kind[i];
-      if (k === TokenKind.Attribute) continue;
-      if (k === TokenKind.EmptyTag && !style.selfClosing) out += expandEmptyTag(bytes, table, i);
+      if (k === K_ATTRIBUTE) continue;
+      if (k === K_EMPTY_TAG && !style.selfClosing) out += expandEmptyTag(bytes, table, i);
       else out += decoder.decode(bytes.subarray(start[i], end[i]));
     }
     return out;
@@ -343,7 +352,7 @@ function formatFragment(bytes: Uint8Array, table: TokenTable, indent: string | n
   if (indent === null || style.indentUnit === null) return raw(1, wrapperEnd);
   let laidOut = false;
   for (let i = 1; i < count; i++) {
-    if (kind[i] === TokenKind.Text && isWhitespaceOnly(bytes, start[i], end[i]) && hasLineBreak(bytes, start[i], end[i])) {
+    if (kind[i] === K_TEXT && isWhitespaceOnly(bytes, start[i], end[i]) && hasLineBreak(bytes, start[i], end[i])) {
       laidOut = true;
       break;
     }
@@ -354,10 +363,10 @@ function formatFragment(bytes: Uint8Array, table: TokenTable, indent: string | n
     let out = "";
     for (let i = 1; i < wrapperEnd; i++) {
       const k = kind[i];
-      if (k === TokenKind.Attribute) continue;
-      if (k === TokenKind.Text && isWhitespaceOnly(bytes, start[i], end[i])) {
+      if (k === K_ATTRIBUTE) continue;
+      if (k === K_TEXT && isWhitespaceOnly(bytes, start[i], end[i])) {
         out += decoder.decode(bytes.subarray(start[i], end[i])).replace(/\r\n|\n|\r/g, newline + indent);
-      } else if (k === TokenKind.EmptyTag && !style.selfClosing) out += expandEmptyTag(bytes, table, i);
+      } else if (k === K_EMPTY_TAG && !style.selfClosing) out += expandEmptyTag(bytes, table, i);
       else out += decoder.decode(bytes.subarray(start[i], end[i]));
     }
     return out;
@@ -367,17 +376,17 @@ function formatFragment(bytes: Uint8Array, table: TokenTable, indent: string | n
   const layoutChildren = (from: number, to: number, depth: number): string | null => {
     for (let i = from; i < to; i++) {
       const k = kind[i];
-      if (k === TokenKind.CData || (k === TokenKind.Text && !isWhitespaceOnly(bytes, start[i], end[i]))) return null;
-      if (k === TokenKind.StartTag) i = link[i];
+      if (k === K_C_DATA || (k === K_TEXT && !isWhitespaceOnly(bytes, start[i], end[i]))) return null;
+      if (k === K_START_TAG) i = link[i];
     }
     let out = "";
     let first = true;
     for (let i = from; i < to; i++) {
       const k = kind[i];
-      if (k === TokenKind.Text || k === TokenKind.Attribute) continue;
+      if (k === K_TEXT || k === K_ATTRIBUTE) continue;
       if (!first || depth > 0) out += newline + indent + unit.repeat(depth);
       first = false;
-      if (k === TokenKind.StartTag) {
+      if (k === K_START_TAG) {
         const close = link[i];
         const inner = layoutChildren(nextAfterAttributes(table, i), close, depth + 1);
         const hasElements = inner !== null && hasChildElement(table, i, close);
@@ -385,7 +394,7 @@ function formatFragment(bytes: Uint8Array, table: TokenTable, indent: string | n
         else if (!hasElements) out += decoder.decode(bytes.subarray(start[i], end[i])) + raw(nextAfterAttributes(table, i), close + 1);
         else out += decoder.decode(bytes.subarray(start[i], end[i])) + inner + newline + indent + unit.repeat(depth) + decoder.decode(bytes.subarray(start[close], end[close]));
         i = close;
-      } else if (k === TokenKind.EmptyTag && !style.selfClosing) out += expandEmptyTag(bytes, table, i);
+      } else if (k === K_EMPTY_TAG && !style.selfClosing) out += expandEmptyTag(bytes, table, i);
       else out += decoder.decode(bytes.subarray(start[i], end[i]));
     }
     return out;
@@ -396,7 +405,7 @@ function formatFragment(bytes: Uint8Array, table: TokenTable, indent: string | n
 function hasChildElement(table: TokenTable, element: number, close: number): boolean {
   for (let i = element + 1; i < close; i++) {
     const k = table.kind[i];
-    if (k === TokenKind.StartTag || k === TokenKind.EmptyTag) return true;
+    if (k === K_START_TAG || k === K_EMPTY_TAG) return true;
   }
   return false;
 }
@@ -488,7 +497,7 @@ class Doc implements DocView {
   }
 
   closeOf(element: number): number {
-    return this.table.kind[element] === TokenKind.StartTag ? this.table.link[element] : element;
+    return this.table.kind[element] === K_START_TAG ? this.table.link[element] : element;
   }
 
   markDead(element: number): void {
@@ -514,7 +523,7 @@ class Doc implements DocView {
   /** The element's quote character: that of its first attribute, else the document's. */
   quoteOf(tag: number): number {
     const { kind, end, link, count } = this.table;
-    if (tag + 1 < count && kind[tag + 1] === TokenKind.Attribute && link[tag + 1] === tag) return this.bytes[end[tag + 1] - 1];
+    if (tag + 1 < count && kind[tag + 1] === K_ATTRIBUTE && link[tag + 1] === tag) return this.bytes[end[tag + 1] - 1];
     return this.plan.style.quote;
   }
 
@@ -579,7 +588,7 @@ class Doc implements DocView {
         if (!alive(tag)) continue;
         const quote = this.quoteOf(tag);
         let lastEnd = mid[tag];
-        for (let a = tag + 1; a < this.table.count && kind[a] === TokenKind.Attribute && link[a] === tag; a++) lastEnd = end[a];
+        for (let a = tag + 1; a < this.table.count && kind[a] === K_ATTRIBUTE && link[a] === tag; a++) lastEnd = end[a];
         for (const [name, value] of edits) {
           const a = findAttribute(this, tag, encoder.encode(name));
           if (a >= 0) {
@@ -607,16 +616,16 @@ class Doc implements DocView {
     }
     if (this.textEdits !== null) {
       for (const [element, value] of this.textEdits) {
-        if (!alive(element) || kind[element] !== TokenKind.StartTag) continue;
+        if (!alive(element) || kind[element] !== K_START_TAG) continue;
         const escaped = escapeText(value);
         let written = false;
         for (let i = element + 1; i < link[element]; i++) {
           const k = kind[i];
-          if (k === TokenKind.StartTag) {
+          if (k === K_START_TAG) {
             i = link[i];
             continue;
           }
-          if (k !== TokenKind.Text && k !== TokenKind.CData) continue;
+          if (k !== K_TEXT && k !== K_C_DATA) continue;
           splices.push({ from: start[i], to: end[i], order: ORDER_INSERT, seq: seq++, text: written ? "" : escaped, doc: null, after: "" });
           written = true;
         }
@@ -626,7 +635,7 @@ class Doc implements DocView {
     if (this.expansions !== null || this.textEdits !== null) {
       const emptyTags = new Set<number>();
       if (this.expansions !== null) for (const tag of this.expansions.keys()) emptyTags.add(tag);
-      if (this.textEdits !== null) for (const tag of this.textEdits.keys()) if (kind[tag] === TokenKind.EmptyTag) emptyTags.add(tag);
+      if (this.textEdits !== null) for (const tag of this.textEdits.keys()) if (kind[tag] === K_EMPTY_TAG) emptyTags.add(tag);
       for (const tag of emptyTags) {
         if (!alive(tag)) continue;
         let from = end[tag] - 2;
@@ -814,11 +823,11 @@ function isSingleElement(source: FragmentSource): boolean {
   let elements = 0;
   for (let i = 1; i < link[0]; i++) {
     const k = kind[i];
-    if (k === TokenKind.StartTag || k === TokenKind.EmptyTag) {
+    if (k === K_START_TAG || k === K_EMPTY_TAG) {
       elements++;
-      if (k === TokenKind.StartTag) i = link[i];
-    } else if (k === TokenKind.Text && !isWhitespaceOnly(source.wrapped, start[i], end[i])) return false;
-    else if (k === TokenKind.CData) return false;
+      if (k === K_START_TAG) i = link[i];
+    } else if (k === K_TEXT && !isWhitespaceOnly(source.wrapped, start[i], end[i])) return false;
+    else if (k === K_C_DATA) return false;
   }
   return elements === 1;
 }
@@ -837,7 +846,7 @@ function insertInto(run: PlanRun, doc: Doc, element: number, source: FragmentSou
   }
   const newline = style.newline;
   const seq = run.seq++;
-  if (kind[element] === TokenKind.EmptyTag) {
+  if (kind[element] === K_EMPTY_TAG) {
     const fragment = doc.fragmentDoc(source, childIndent);
     doc.attachFragment(element, fragment);
     if (doc.expansions === null) doc.expansions = new Map();
@@ -882,17 +891,17 @@ function insertInto(run: PlanRun, doc: Doc, element: number, source: FragmentSou
 
 function isLineBreakWhitespace(bytes: Uint8Array, table: TokenTable, token: number): boolean {
   const { kind, start, end } = table;
-  return kind[token] === TokenKind.Text && isWhitespaceOnly(bytes, start[token], end[token]) && hasLineBreak(bytes, start[token], end[token]);
+  return kind[token] === K_TEXT && isWhitespaceOnly(bytes, start[token], end[token]) && hasLineBreak(bytes, start[token], end[token]);
 }
 
 function firstChildElement(doc: Doc, element: number): number {
   const { kind, link } = doc.table;
-  if (kind[element] !== TokenKind.StartTag) return -1;
+  if (kind[element] !== K_START_TAG) return -1;
   for (let i = element + 1; i < link[element]; i++) {
     const k = kind[i];
-    if (k === TokenKind.StartTag || k === TokenKind.EmptyTag) {
+    if (k === K_START_TAG || k === K_EMPTY_TAG) {
       if (doc.dead === null || doc.dead[i] !== 1) return i;
-      if (k === TokenKind.StartTag) i = link[i];
+      if (k === K_START_TAG) i = link[i];
     }
   }
   return -1;
@@ -939,8 +948,8 @@ function parentOf(doc: Doc, element: number): number {
   const { kind, link } = doc.table;
   for (let i = element - 1; i >= 0; i--) {
     const k = kind[i];
-    if (k === TokenKind.EndTag) i = link[i];
-    else if (k === TokenKind.StartTag) return doc.wrapped && i === 0 ? -1 : i;
+    if (k === K_END_TAG) i = link[i];
+    else if (k === K_START_TAG) return doc.wrapped && i === 0 ? -1 : i;
   }
   return -1;
 }

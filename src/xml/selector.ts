@@ -29,7 +29,15 @@
 // Text compared by [name='x'] / [text()='x'] is an element's own character data (its Text and
 // CDATA children), not that of deeper descendants.
 
-import { TokenKind, type TokenTable } from "./tokens.ts";
+import type { TokenTable } from "./tokens.ts";
+
+// TokenKind values as plain constants: a const enum imported from another module is a property
+// read per use under transpilers that compile files one by one (tsx, esbuild without bundling).
+const K_C_DATA = 5; // TokenKind.CData
+const K_TEXT = 6; // TokenKind.Text
+const K_START_TAG = 7; // TokenKind.StartTag
+const K_EMPTY_TAG = 8; // TokenKind.EmptyTag
+const K_ATTRIBUTE = 10; // TokenKind.Attribute
 import { bytesEqual, decodeReferences } from "./escape.ts";
 
 export const WELL_KNOWN_NAMESPACES: Readonly<Record<string, string>> = Object.freeze({
@@ -342,11 +350,11 @@ class Evaluator {
     const counters = this.selector.hasPosition ? new Int32Array(steps.length) : null;
     for (let i = from; i < to; ) {
       const k = kind[i];
-      if (k !== TokenKind.StartTag && k !== TokenKind.EmptyTag) {
+      if (k !== K_START_TAG && k !== K_EMPTY_TAG) {
         i++;
         continue;
       }
-      const close = k === TokenKind.StartTag ? link[i] : i;
+      const close = k === K_START_TAG ? link[i] : i;
       if (dead !== null && dead[i] === 1) {
         i = close + 1;
         continue;
@@ -362,7 +370,7 @@ class Evaluator {
       }
       const childWant = ((matched << 1) & this.allMask) | (want & this.descendantMask);
       if (childWant !== 0) {
-        if (k === TokenKind.StartTag) this.walk(view, i, view, i + 1, close, childWant);
+        if (k === K_START_TAG) this.walk(view, i, view, i + 1, close, childWant);
         const fragments = view.childFragments(i);
         if (fragments !== null) {
           for (const fragment of fragments) {
@@ -381,7 +389,7 @@ class Evaluator {
     const depth = scope.prefixes.length;
     const { kind, start, mid, end, link, count } = view.table;
     const bytes = view.bytes;
-    for (let a = tag + 1; a < count && kind[a] === TokenKind.Attribute && link[a] === tag; a++) {
+    for (let a = tag + 1; a < count && kind[a] === K_ATTRIBUTE && link[a] === tag; a++) {
       const s = start[a];
       // xmlns or xmlns:p
       if (bytes[s] !== 0x78 || bytes[s + 1] !== 0x6d || bytes[s + 2] !== 0x6c || bytes[s + 3] !== 0x6e || bytes[s + 4] !== 0x73) continue;
@@ -417,11 +425,17 @@ class Evaluator {
     if (test.prefix === null) return bytesEqual(bytes, nameStart, nameEnd, test.local);
     const localLength = test.local.length;
     const colon = nameEnd - localLength - 1;
-    if (colon <= nameStart || bytes[colon] !== 0x3a || !bytesEqual(bytes, colon + 1, nameEnd, test.local)) return false;
-    const elementPrefix = decoder.decode(bytes.subarray(nameStart, colon));
-    const elementUri = this.resolve(elementPrefix);
+    let elementUri: string | undefined;
+    if (nameEnd - nameStart === localLength) {
+      // Unprefixed element: its namespace is the default namespace in scope (or none).
+      if (!bytesEqual(bytes, nameStart, nameEnd, test.local)) return false;
+      elementUri = this.resolve("") ?? "";
+    } else {
+      if (colon <= nameStart || bytes[colon] !== 0x3a || !bytesEqual(bytes, colon + 1, nameEnd, test.local)) return false;
+      elementUri = this.resolve(decoder.decode(bytes.subarray(nameStart, colon)));
+    }
     const selectorUri = this.selector.namespaces[test.prefix] ?? this.resolve(test.prefix);
-    return elementUri !== undefined && elementUri === selectorUri;
+    return elementUri !== undefined && elementUri !== "" && elementUri === selectorUri;
   }
 
   stepMatches(step: Step, j: number, view: DocView, tag: number, counters: Int32Array | null): boolean {
@@ -450,11 +464,11 @@ class Evaluator {
       const dead = childView.dead;
       for (let i = from; i < to; ) {
         const k = childView.table.kind[i];
-        if (k !== TokenKind.StartTag && k !== TokenKind.EmptyTag) {
+        if (k !== K_START_TAG && k !== K_EMPTY_TAG) {
           i++;
           continue;
         }
-        const close = k === TokenKind.StartTag ? childView.table.link[i] : i;
+        const close = k === K_START_TAG ? childView.table.link[i] : i;
         if (dead === null || dead[i] !== 1) {
           if (this.stepMatches(step, 0, childView, i, counters) && this.relativeHolds(condition, s + 1, childView, i)) return true;
         }
@@ -462,7 +476,7 @@ class Evaluator {
       }
       return false;
     };
-    if (kind[element] === TokenKind.StartTag && visit(view, element + 1, link[element])) return true;
+    if (kind[element] === K_START_TAG && visit(view, element + 1, link[element])) return true;
     const fragments = view.childFragments(element);
     if (fragments !== null) {
       if (counters !== null) throw new NeedsRebase();
@@ -512,7 +526,7 @@ export function valueStart(bytes: Uint8Array, nameEnd: number, end: number): num
 /** Index of the Attribute token `name` of tag `tag` in the table (ignoring edits), or -1. */
 export function findAttribute(view: DocView, tag: number, name: Uint8Array): number {
   const { kind, start, mid, link, count } = view.table;
-  for (let a = tag + 1; a < count && kind[a] === TokenKind.Attribute && link[a] === tag; a++) {
+  for (let a = tag + 1; a < count && kind[a] === K_ATTRIBUTE && link[a] === tag; a++) {
     if (bytesEqual(view.bytes, start[a], mid[a], name)) return a;
   }
   return -1;
@@ -523,18 +537,18 @@ export function elementTextBytes(view: DocView, element: number): Uint8Array {
   const override = view.textOverride(element);
   if (override !== undefined) return encoder.encode(override);
   const { kind, start, end, link } = view.table;
-  if (kind[element] !== TokenKind.StartTag) return new Uint8Array(0);
+  if (kind[element] !== K_START_TAG) return new Uint8Array(0);
   const parts: Uint8Array[] = [];
   const dead = view.dead;
   for (let i = element + 1; i < link[element]; i++) {
     const k = kind[i];
-    if (k === TokenKind.StartTag) {
+    if (k === K_START_TAG) {
       i = link[i];
       continue;
     }
     if (dead !== null && dead[i] === 1) continue;
-    if (k === TokenKind.Text) parts.push(decodeReferences(view.bytes, start[i], end[i]));
-    else if (k === TokenKind.CData) parts.push(view.bytes.subarray(start[i] + 9, end[i] - 3));
+    if (k === K_TEXT) parts.push(decodeReferences(view.bytes, start[i], end[i]));
+    else if (k === K_C_DATA) parts.push(view.bytes.subarray(start[i] + 9, end[i] - 3));
   }
   if (parts.length === 1) return parts[0];
   let n = 0;

@@ -4,7 +4,14 @@
 // unit (tabs or spaces, how many). A document without line breaks between elements is
 // "compact": new elements go in without line breaks or indentation.
 
-import { TokenKind, type TokenTable } from "./tokens.ts";
+import type { TokenTable } from "./tokens.ts";
+
+// TokenKind values as plain constants: a const enum imported from another module is a property
+// read per use under transpilers that compile files one by one (tsx, esbuild without bundling).
+const K_TEXT = 6; // TokenKind.Text
+const K_START_TAG = 7; // TokenKind.StartTag
+const K_EMPTY_TAG = 8; // TokenKind.EmptyTag
+const K_ATTRIBUTE = 10; // TokenKind.Attribute
 
 export interface DocumentStyle {
   /** 0x22 `"` or 0x27 `'`: the quote most attributes use (`"` when there are none). */
@@ -30,17 +37,17 @@ export function detectStyle(bytes: Uint8Array, table: TokenTable): DocumentStyle
   const limit = Math.min(count, 4096);
   for (let i = 0; i < limit; i++) {
     const k = kind[i];
-    if (k === TokenKind.Attribute) {
+    if (k === K_ATTRIBUTE) {
       if (bytes[end[i] - 1] === 0x27) singleQuotes++;
       else doubleQuotes++;
-    } else if (k === TokenKind.EmptyTag) {
+    } else if (k === K_EMPTY_TAG) {
       emptyTags++;
-    } else if (k === TokenKind.StartTag) {
+    } else if (k === K_START_TAG) {
       if (link[i] === nextAfterAttributes(table, i)) explicitEmpty++;
       if (indentUnit === null) {
         const c = nextAfterAttributes(table, i);
         const child = c + 1;
-        if (c < count && kind[c] === TokenKind.Text && child < count && (kind[child] === TokenKind.StartTag || kind[child] === TokenKind.EmptyTag)) {
+        if (c < count && kind[c] === K_TEXT && child < count && (kind[child] === K_START_TAG || kind[child] === K_EMPTY_TAG)) {
           const parentIndent = lineIndent(bytes, start[i], 0);
           const childIndent = lineIndent(bytes, start[child], 0);
           if (parentIndent !== null && childIndent !== null && childIndent.length > parentIndent.length && childIndent.startsWith(parentIndent)) {
@@ -59,7 +66,7 @@ export function detectStyle(bytes: Uint8Array, table: TokenTable): DocumentStyle
 /** The token after tag `tag`'s attributes. */
 export function nextAfterAttributes(table: TokenTable, tag: number): number {
   let i = tag + 1;
-  while (i < table.count && table.kind[i] === TokenKind.Attribute) i++;
+  while (i < table.count && table.kind[i] === K_ATTRIBUTE) i++;
   return i;
 }
 
