@@ -22,7 +22,9 @@
 // when the document is indented; a fragment written on one line is laid out like the
 // document (children on their own lines); a fragment with its own line breaks keeps its layout,
 // shifted to the insertion's indentation. `<x/>` in a fragment becomes `<x></x>` in documents
-// that write empty elements that way (virt-launcher's Go output).
+// that write empty elements that way (virt-launcher's Go output), and a fragment's attribute
+// values take the document's quote character. Text, comments, CDATA and references inside a
+// fragment are kept as written.
 
 import type { Limits, TokenTable } from "./tokens.ts";
 
@@ -324,11 +326,31 @@ function hasLineBreak(bytes: Uint8Array, from: number, to: number): boolean {
   return false;
 }
 
-/** An EmptyTag written as start tag + end tag (`<x a="1"/>` -> `<x a="1"></x>`). */
-function expandEmptyTag(bytes: Uint8Array, table: TokenTable, tag: number): string {
-  let stop = table.end[tag] - 2;
-  while (stop > table.start[tag] && (bytes[stop - 1] === 0x20 || bytes[stop - 1] === 0x09 || bytes[stop - 1] === 0x0a || bytes[stop - 1] === 0x0d)) stop--;
-  return `${decoder.decode(bytes.subarray(table.start[tag], stop))}></${decoder.decode(bytes.subarray(table.start[tag] + 1, table.mid[tag]))}>`;
+/**
+ * A start or empty tag as text, its attribute values re-quoted with the document's quote
+ * character (a value holding that character gets it as a reference instead), and an empty tag
+ * written as start + end tag when the document writes empty elements that way.
+ */
+function tagText(bytes: Uint8Array, table: TokenTable, tag: number, style: DocumentStyle): string {
+  const { kind, start, end, mid, link, count } = table;
+  let text = "";
+  let cursor = start[tag];
+  const quote = style.quote;
+  for (let a = tag + 1; a < count && kind[a] === K_ATTRIBUTE && link[a] === tag; a++) {
+    const own = bytes[end[a] - 1];
+    if (own === quote) continue;
+    const open = valueStart(bytes, mid[a], end[a]) - 1;
+    const q = String.fromCharCode(quote);
+    const value = decoder.decode(bytes.subarray(open + 1, end[a] - 1)).replaceAll(q, quote === 0x22 ? "&quot;" : "&apos;");
+    text += decoder.decode(bytes.subarray(cursor, open)) + q + value + q;
+    cursor = end[a];
+  }
+  if (kind[tag] === K_EMPTY_TAG && !style.selfClosing) {
+    let stop = end[tag] - 2;
+    while (stop > cursor && (bytes[stop - 1] === 0x20 || bytes[stop - 1] === 0x09 || bytes[stop - 1] === 0x0a || bytes[stop - 1] === 0x0d)) stop--;
+    return `${text}${decoder.decode(bytes.subarray(cursor, stop))}></${decoder.decode(bytes.subarray(start[tag] + 1, mid[tag]))}>`;
+  }
+  return text + decoder.decode(bytes.subarray(cursor, end[tag]));
 }
 
 /**
@@ -344,7 +366,7 @@ function formatFragment(bytes: Uint8Array, table: TokenTable, indent: string | n
     for (let i = from; i < to; i++) {
       const k = kind[i];
       if (k === K_ATTRIBUTE) continue;
-      if (k === K_EMPTY_TAG && !style.selfClosing) out += expandEmptyTag(bytes, table, i);
+      if (k === K_EMPTY_TAG || k === K_START_TAG) out += tagText(bytes, table, i, style);
       else out += decoder.decode(bytes.subarray(start[i], end[i]));
     }
     return out;
@@ -366,7 +388,7 @@ function formatFragment(bytes: Uint8Array, table: TokenTable, indent: string | n
       if (k === K_ATTRIBUTE) continue;
       if (k === K_TEXT && isWhitespaceOnly(bytes, start[i], end[i])) {
         out += decoder.decode(bytes.subarray(start[i], end[i])).replace(/\r\n|\n|\r/g, newline + indent);
-      } else if (k === K_EMPTY_TAG && !style.selfClosing) out += expandEmptyTag(bytes, table, i);
+      } else if (k === K_EMPTY_TAG || k === K_START_TAG) out += tagText(bytes, table, i, style);
       else out += decoder.decode(bytes.subarray(start[i], end[i]));
     }
     return out;
@@ -391,10 +413,10 @@ function formatFragment(bytes: Uint8Array, table: TokenTable, indent: string | n
         const inner = layoutChildren(nextAfterAttributes(table, i), close, depth + 1);
         const hasElements = inner !== null && hasChildElement(table, i, close);
         if (inner === null) out += raw(i, close + 1);
-        else if (!hasElements) out += decoder.decode(bytes.subarray(start[i], end[i])) + raw(nextAfterAttributes(table, i), close + 1);
-        else out += decoder.decode(bytes.subarray(start[i], end[i])) + inner + newline + indent + unit.repeat(depth) + decoder.decode(bytes.subarray(start[close], end[close]));
+        else if (!hasElements) out += tagText(bytes, table, i, style) + raw(nextAfterAttributes(table, i), close + 1);
+        else out += tagText(bytes, table, i, style) + inner + newline + indent + unit.repeat(depth) + decoder.decode(bytes.subarray(start[close], end[close]));
         i = close;
-      } else if (k === K_EMPTY_TAG && !style.selfClosing) out += expandEmptyTag(bytes, table, i);
+      } else if (k === K_EMPTY_TAG || k === K_START_TAG) out += tagText(bytes, table, i, style);
       else out += decoder.decode(bytes.subarray(start[i], end[i]));
     }
     return out;

@@ -8,6 +8,8 @@ import type { TokenTable } from "./tokens.ts";
 
 // TokenKind values as plain constants: a const enum imported from another module is a property
 // read per use under transpilers that compile files one by one (tsx, esbuild without bundling).
+const K_COMMENT = 3; // TokenKind.Comment
+const K_PI = 4; // TokenKind.PI
 const K_TEXT = 6; // TokenKind.Text
 const K_START_TAG = 7; // TokenKind.StartTag
 const K_EMPTY_TAG = 8; // TokenKind.EmptyTag
@@ -45,9 +47,11 @@ export function detectStyle(bytes: Uint8Array, table: TokenTable): DocumentStyle
     } else if (k === K_START_TAG) {
       if (link[i] === nextAfterAttributes(table, i)) explicitEmpty++;
       if (indentUnit === null) {
+        // The first child that is markup (element, comment, PI), after whitespace.
         const c = nextAfterAttributes(table, i);
         const child = c + 1;
-        if (c < count && kind[c] === K_TEXT && child < count && (kind[child] === K_START_TAG || kind[child] === K_EMPTY_TAG)) {
+        const ck = kind[child];
+        if (c < count && kind[c] === K_TEXT && child < link[i] && (ck === K_START_TAG || ck === K_EMPTY_TAG || ck === K_COMMENT || ck === K_PI)) {
           const parentIndent = lineIndent(bytes, start[i], 0);
           const childIndent = lineIndent(bytes, start[child], 0);
           if (parentIndent !== null && childIndent !== null && childIndent.length > parentIndent.length && childIndent.startsWith(parentIndent)) {
