@@ -137,8 +137,10 @@ export function found(bytes: Uint8Array, i: number, end: number): string {
   const d = codePointAt(bytes, i, end);
   if (d < 0) return "an invalid byte";
   const cp = d >> 3;
-  if (cp < 0x20) return `U+${cp.toString(16).toUpperCase().padStart(4, "0")}`;
-  return `'${String.fromCodePoint(cp)}'`;
+  const code = `U+${cp.toString(16).toUpperCase().padStart(4, "0")}`;
+  if (cp < 0x20) return code;
+  // Non-ASCII characters get their code point too: many look like a space or a letter.
+  return cp < 0x80 ? `'${String.fromCodePoint(cp)}'` : `'${String.fromCodePoint(cp)}' (${code})`;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   PrologFailure,
   expected,
   isSpaceByte,
+  nameEnd,
   parseComment,
   parseExternalId,
   parseInternalSubset,
@@ -50,7 +51,8 @@ function parseProlog(bytes: Uint8Array, table: TokenTableBuilder, limits: Limits
   const hasBom = end >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
   if (hasBom) p = 3;
   let standalone = false;
-  if (startsWith(bytes, p, end, "<?xml") && p + 5 < end && (isSpaceByte(bytes[p + 5]) || bytes[p + 5] === 0x3f)) {
+  // `<?xml` not continued by a name character opens the XML declaration (`<?xml-model` is a PI).
+  if (startsWith(bytes, p, end, "<?xml") && nameEnd(bytes, p + 2, end) === p + 5) {
     const declEnd = parseXmlDecl(bytes, p, end, hasBom);
     standalone = declEnd.standalone;
     push(table, limits, TokenKind.XmlDecl, p, declEnd.end, 0);
