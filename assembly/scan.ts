@@ -187,6 +187,53 @@ function skipSpecialChar(p: i32, n: i32): i32 {
   return p + (decoded & 7);
 }
 
+
+// SIMD constants as globals filled from memory at the start of each scan: V8 rebuilds a
+// v128.const in registers at every use (three instructions each), a global is one load.
+const SPLATS: usize = memory.data<u8>([
+  0x3c, 0x26, 0x5d, 0x0a, 0x09, 0x0d, 0x20, 0x61, 26, 0x30, 11, 0x2d, 2, 0x5f, 0x22, 0x27,
+]);
+let vLT: v128 = i64x2.splat(0);
+let vQUOT: v128 = i64x2.splat(0);
+let vAPOS: v128 = i64x2.splat(0);
+let vAMP: v128 = i64x2.splat(0);
+let vRBRACKET: v128 = i64x2.splat(0);
+let vLF: v128 = i64x2.splat(0);
+let vTAB: v128 = i64x2.splat(0);
+let vCR: v128 = i64x2.splat(0);
+let v20: v128 = i64x2.splat(0);
+let v61: v128 = i64x2.splat(0);
+let v26: v128 = i64x2.splat(0);
+let v30: v128 = i64x2.splat(0);
+let v11: v128 = i64x2.splat(0);
+let v2d: v128 = i64x2.splat(0);
+let v02: v128 = i64x2.splat(0);
+let v5f: v128 = i64x2.splat(0);
+
+// @ts-ignore: decorator
+@inline function splatAt(k: i32): v128 {
+  return i8x16.splat(load<i8>(SPLATS + <usize>k));
+}
+
+function initSplats(): void {
+  vLT = splatAt(0);
+  vAMP = splatAt(1);
+  vRBRACKET = splatAt(2);
+  vLF = splatAt(3);
+  vTAB = splatAt(4);
+  vCR = splatAt(5);
+  v20 = splatAt(6);
+  v61 = splatAt(7);
+  v26 = splatAt(8);
+  v30 = splatAt(9);
+  v11 = splatAt(10);
+  v2d = splatAt(11);
+  v02 = splatAt(12);
+  v5f = splatAt(13);
+  vQUOT = splatAt(14);
+  vAPOS = splatAt(15);
+}
+
 // ---- SIMD fast-forward runs ----
 // Each loads 16 bytes at a time (the loader pads the input so loads past its end stay in
 // memory) and returns the first offset whose byte stops the run, or n.
@@ -195,8 +242,8 @@ function skipSpecialChar(p: i32, n: i32): i32 {
 // @ts-ignore: decorator
 @inline function specialLanes(v: v128): v128 {
   // Signed < 0x20 catches both 0x00-0x1f and 0x80-0xff.
-  const low = i8x16.lt_s(v, i8x16.splat(0x20));
-  const space = v128.or(v128.or(i8x16.eq(v, i8x16.splat(<i8>LF)), i8x16.eq(v, i8x16.splat(<i8>TAB))), i8x16.eq(v, i8x16.splat(<i8>CR)));
+  const low = i8x16.lt_s(v, v20);
+  const space = v128.or(v128.or(i8x16.eq(v, vLF), i8x16.eq(v, vTAB)), i8x16.eq(v, vCR));
   return v128.andnot(low, space);
 }
 
@@ -211,8 +258,8 @@ function skipTextRun(i: i32, n: i32): i32 {
   while (i < n) {
     const v = v128.load(<usize>i, INPUT);
     const hit = v128.or(
-      v128.or(i8x16.eq(v, i8x16.splat(<i8>LT)), i8x16.eq(v, i8x16.splat(<i8>AMP))),
-      v128.or(i8x16.eq(v, i8x16.splat(<i8>RBRACKET)), specialLanes(v)),
+      v128.or(i8x16.eq(v, vLT), i8x16.eq(v, vAMP)),
+      v128.or(i8x16.eq(v, vRBRACKET), specialLanes(v)),
     );
     const mask = i8x16.bitmask(hit);
     if (mask != 0) return firstLane(i, mask, n);
@@ -223,11 +270,11 @@ function skipTextRun(i: i32, n: i32): i32 {
 
 /** First offset >= i holding `quote`, '<', '&' or a special byte. */
 function skipAttributeValueRun(i: i32, n: i32, quote: i32): i32 {
-  const q = i8x16.splat(<i8>quote);
+  const q = quote == QUOT ? vQUOT : vAPOS;
   while (i < n) {
     const v = v128.load(<usize>i, INPUT);
     const hit = v128.or(
-      v128.or(i8x16.eq(v, i8x16.splat(<i8>LT)), i8x16.eq(v, i8x16.splat(<i8>AMP))),
+      v128.or(i8x16.eq(v, vLT), i8x16.eq(v, vAMP)),
       v128.or(i8x16.eq(v, q), specialLanes(v)),
     );
     const mask = i8x16.bitmask(hit);
@@ -268,7 +315,8 @@ function skipRunTo(i: i32, n: i32, stop: i32): i32 {
  * End of the XML Name starting at `i`, or `i` when none starts there (never fails; the caller
  * judges what follows). ASCII name characters are consumed 16 at a time.
  */
-function scanName(i: i32, n: i32): i32 {
+// @ts-ignore: decorator
+@inline function scanName(i: i32, n: i32): i32 {
   if (i >= n) return i;
   let c = byteAt(i);
   if (c < 0x80) {
@@ -282,10 +330,10 @@ function scanName(i: i32, n: i32): i32 {
   while (i < n) {
     const v = v128.load(<usize>i, INPUT);
     // [A-Za-z] | [0-9:] | [-.] | '_'
-    const letter = i8x16.lt_u(i8x16.sub(v128.or(v, i8x16.splat(0x20)), i8x16.splat(0x61)), i8x16.splat(26));
-    const digit = i8x16.lt_u(i8x16.sub(v, i8x16.splat(0x30)), i8x16.splat(11));
-    const punct = i8x16.lt_u(i8x16.sub(v, i8x16.splat(0x2d)), i8x16.splat(2));
-    const under = i8x16.eq(v, i8x16.splat(0x5f));
+    const letter = i8x16.lt_u(i8x16.sub(v128.or(v, v20), v61), v26);
+    const digit = i8x16.lt_u(i8x16.sub(v, v30), v11);
+    const punct = i8x16.lt_u(i8x16.sub(v, v2d), v02);
+    const under = i8x16.eq(v, v5f);
     const mask = ~i8x16.bitmask(v128.or(v128.or(letter, digit), v128.or(punct, under))) & 0xffff;
     if (mask == 0) {
       i += 16;
@@ -626,6 +674,7 @@ export function scan(
   refEnd: usize,
   refAttr: usize,
 ): i32 {
+  initSplats();
   failCode = E.None;
   failOffset = 0;
   failAux = -1;
