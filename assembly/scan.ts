@@ -336,7 +336,9 @@ function skipRunTo(i: i32, n: i32, stop: i32): i32 {
     const under = i8x16.eq(v, v5f);
     const mask = ~i8x16.bitmask(v128.or(v128.or(letter, digit), v128.or(punct, under))) & 0xffff;
     if (mask == 0) {
+      // Lanes past the input end hold stale bytes: never step beyond n.
       i += 16;
+      if (i >= n) return n;
       continue;
     }
     i += ctz(mask);
