@@ -254,7 +254,8 @@ function initSplats(): void {
 }
 
 /** First offset >= i holding '<', '&', ']' or a special byte. */
-function skipTextRun(i: i32, n: i32): i32 {
+// @ts-ignore: decorator
+@inline function skipTextRun(i: i32, n: i32): i32 {
   while (i < n) {
     const v = v128.load(<usize>i, INPUT);
     const hit = v128.or(
@@ -269,7 +270,8 @@ function skipTextRun(i: i32, n: i32): i32 {
 }
 
 /** First offset >= i holding `quote`, '<', '&' or a special byte. */
-function skipAttributeValueRun(i: i32, n: i32, quote: i32): i32 {
+// @ts-ignore: decorator
+@inline function skipAttributeValueRun(i: i32, n: i32, quote: i32): i32 {
   const q = quote == QUOT ? vQUOT : vAPOS;
   while (i < n) {
     const v = v128.load(<usize>i, INPUT);
@@ -427,7 +429,8 @@ function scanReference(p: i32, n: i32, inAttribute: bool): i32 {
   return nameEnd + 1;
 }
 
-function scanText(i: i32, n: i32): i32 {
+// @ts-ignore: decorator
+@inline function scanText(i: i32, n: i32): i32 {
   while (true) {
     i = skipTextRun(i, n);
     if (i >= n) return n;
@@ -453,7 +456,8 @@ function scanTrailingSpace(i: i32, n: i32): i32 {
   return j;
 }
 
-function scanAttributeValue(q: i32, n: i32, tagStart: i32): i32 {
+// @ts-ignore: decorator
+@inline function scanAttributeValue(q: i32, n: i32, tagStart: i32): i32 {
   const quote = byteAt(q);
   let i = q + 1;
   while (true) {
@@ -472,7 +476,8 @@ function scanAttributeValue(q: i32, n: i32, tagStart: i32): i32 {
   return -1;
 }
 
-function scanStartTag(i: i32, n: i32, tagIdx: i32): i32 {
+// @ts-ignore: decorator
+@inline function scanStartTag(i: i32, n: i32, tagIdx: i32): i32 {
   const nameEnd = scanName(i + 1, n);
   if (nameEnd == i + 1) return failAt(i + 1, n, E.ExpectedName, i);
   setMid(tagIdx, nameEnd);
@@ -520,7 +525,8 @@ function scanStartTag(i: i32, n: i32, tagIdx: i32): i32 {
   return -1;
 }
 
-function scanEndTag(i: i32, n: i32, openIdx: i32): i32 {
+// @ts-ignore: decorator
+@inline function scanEndTag(i: i32, n: i32, openIdx: i32): i32 {
   const nameStart = i + 2;
   const openStart = tStart(openIdx);
   const openNameLength = tMid(openIdx) - (openStart + 1);
