@@ -172,7 +172,21 @@ describe("prolog tokens", () => {
   });
 });
 
-describe("nesting bounds keep hostile DTDs from exhausting the stack", () => {
+describe("hostile DTDs are judged in bounded time and stack", () => {
+  test("parameter-entity laughs (10^12 expansions) parse each entity's text once", { timeout: 10_000 }, () => {
+    let doc = `<!DOCTYPE a [<!ENTITY % l0 "<!-- x -->">`;
+    for (let i = 1; i <= 12; i++) doc += `<!ENTITY % l${i} "${`&#37;l${i - 1};`.repeat(10)}">`;
+    doc += `%l12;]><a/>`;
+    assert.equal(verdict(doc), "accepted");
+  });
+
+  test("general-entity laughs (10^12 expansions) in content and attributes judge each entity once", { timeout: 10_000 }, () => {
+    let doc = `<!DOCTYPE a [<!ENTITY l0 "lol">`;
+    for (let i = 1; i <= 12; i++) doc += `<!ENTITY l${i} "${`&l${i - 1};`.repeat(10)}">`;
+    doc += `]><a v="&l12;">&l12;</a>`;
+    assert.equal(verdict(doc), "accepted");
+  });
+
   test("content-model groups nested 100,000 deep are rejected as too deep", () => {
     assert.match(verdict(`<!DOCTYPE a [<!ELEMENT a ${"(".repeat(100_000)}b${")".repeat(100_000)}>]><a/>`), /too-deep$/);
   });

@@ -46,6 +46,12 @@ export interface DtdInfo {
   hasParameterEntityRefs: boolean;
   /** standalone="yes" in the XML declaration. */
   standalone: boolean;
+  /**
+   * Internal parameter entities whose replacement text has been parsed as declarations once;
+   * later references to them only repeat declarations that are already bound, so they are not
+   * parsed again (which keeps "billion laughs" built from parameter entities linear).
+   */
+  parsedParameterEntities: Set<string>;
 }
 
 /** A well-formedness error found while parsing the prolog; turned into an XmlError at the boundary. */
@@ -354,6 +360,7 @@ function checkPEReplacement(bytes: Uint8Array, at: number, decl: EntityDecl, dtd
   if (openParameterEntities.includes(decl.name)) {
     throw new PrologFailure(at, "recursive-entity", `parameter entity '%${decl.name};' refers to itself (${[...openParameterEntities, decl.name].map((n) => `%${n};`).join(" -> ")})`);
   }
+  if (dtd.parsedParameterEntities.has(decl.name)) return;
   if (openParameterEntities.length >= MAX_NESTING) throw tooDeep(at);
   const replacement = replacementText(decl);
   const wrapped = new Uint8Array(replacement.length + 1);
@@ -370,6 +377,7 @@ function checkPEReplacement(bytes: Uint8Array, at: number, decl: EntityDecl, dtd
   } finally {
     openParameterEntities.pop();
   }
+  dtd.parsedParameterEntities.add(decl.name);
 }
 
 /** Parameter entities being parsed between declarations, innermost last. */

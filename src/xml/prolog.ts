@@ -112,6 +112,7 @@ function parseDoctype(bytes: Uint8Array, i: number, end: number, standalone: boo
     hasExternalSubset: false,
     hasParameterEntityRefs: false,
     standalone,
+    parsedParameterEntities: new Set(),
   };
   let q = skipSpace(bytes, p, end);
   if (q > p && (startsWith(bytes, q, end, "SYSTEM") || startsWith(bytes, q, end, "PUBLIC"))) {
