@@ -180,6 +180,13 @@ describe("hostile DTDs are judged in bounded time and stack", () => {
     assert.equal(verdict(doc), "accepted");
   });
 
+  test("a 1 MB entity referenced from 10,000 attribute defaults is judged once", { timeout: 10_000 }, () => {
+    let doc = `<!DOCTYPE a [<!ENTITY big "${"x".repeat(1 << 20)}">`;
+    for (let i = 0; i < 10_000; i++) doc += `<!ATTLIST a v${i} CDATA "&big;">`;
+    doc += `]><a/>`;
+    assert.equal(verdict(doc), "accepted");
+  });
+
   test("general-entity laughs (10^12 expansions) in content and attributes judge each entity once", { timeout: 10_000 }, () => {
     let doc = `<!DOCTYPE a [<!ENTITY l0 "lol">`;
     for (let i = 1; i <= 12; i++) doc += `<!ENTITY l${i} "${`&l${i - 1};`.repeat(10)}">`;

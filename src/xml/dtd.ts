@@ -52,6 +52,12 @@ export interface DtdInfo {
    * parsed again (which keeps "billion laughs" built from parameter entities linear).
    */
   parsedParameterEntities: Set<string>;
+  /**
+   * Verdicts on entities referenced from attribute defaults, shared by all ATTLISTs so that a
+   * large entity referenced from many defaults is judged once (a bad verdict ends the parse,
+   * so only good ones are ever reused).
+   */
+  defaultValueVerdicts: Map<string, { code: string; message: string; via: string[] } | null>;
 }
 
 /** A well-formedness error found while parsing the prolog; turned into an XmlError at the boundary. */
@@ -539,7 +545,7 @@ function parseDefaultValue(bytes: Uint8Array, p: number, end: number, dtd: DtdIn
       }
       const name = text(bytes, nStart, nEnd);
       if (!PREDEFINED.has(name)) {
-        const error = judgeEntity(dtd, name, true, [], new Map());
+        const error = judgeEntity(dtd, name, true, [], dtd.defaultValueVerdicts);
         if (error !== null) throw new PrologFailure(p, error.code, describe(error));
       }
       p = nEnd + 1;

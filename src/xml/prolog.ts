@@ -113,6 +113,7 @@ function parseDoctype(bytes: Uint8Array, i: number, end: number, standalone: boo
     hasParameterEntityRefs: false,
     standalone,
     parsedParameterEntities: new Set(),
+    defaultValueVerdicts: new Map(),
   };
   let q = skipSpace(bytes, p, end);
   if (q > p && (startsWith(bytes, q, end, "SYSTEM") || startsWith(bytes, q, end, "PUBLIC"))) {
