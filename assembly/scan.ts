@@ -191,7 +191,7 @@ function skipSpecialChar(p: i32, n: i32): i32 {
 // SIMD constants as globals filled from memory at the start of each scan: V8 rebuilds a
 // v128.const in registers at every use (three instructions each), a global is one load.
 const SPLATS: usize = memory.data<u8>([
-  0x3c, 0x26, 0x5d, 0x0a, 0x09, 0x0d, 0x20, 0x61, 26, 0x30, 11, 0x2d, 2, 0x5f, 0x22, 0x27,
+  0x3c, 0x26, 0x5d, 0x0a, 0x09, 0x0d, 0x20, 0x1f, 0x9a, 0x50, 0x8b, 0x53, 0x82, 0x5f, 0x22, 0x27,
 ]);
 let vLT: v128 = i64x2.splat(0);
 let vQUOT: v128 = i64x2.splat(0);
@@ -201,14 +201,14 @@ let vRBRACKET: v128 = i64x2.splat(0);
 let vLF: v128 = i64x2.splat(0);
 let vTAB: v128 = i64x2.splat(0);
 let vCR: v128 = i64x2.splat(0);
-let v20: v128 = i64x2.splat(0);
-let v61: v128 = i64x2.splat(0);
-let v26: v128 = i64x2.splat(0);
-let v30: v128 = i64x2.splat(0);
-let v11: v128 = i64x2.splat(0);
-let v2d: v128 = i64x2.splat(0);
-let v02: v128 = i64x2.splat(0);
-let v5f: v128 = i64x2.splat(0);
+let vSpace: v128 = i64x2.splat(0);
+let vLetterBias: v128 = i64x2.splat(0);
+let vLetterLimit: v128 = i64x2.splat(0);
+let vDigitBias: v128 = i64x2.splat(0);
+let vDigitLimit: v128 = i64x2.splat(0);
+let vPunctBias: v128 = i64x2.splat(0);
+let vPunctLimit: v128 = i64x2.splat(0);
+let vUnderscore: v128 = i64x2.splat(0);
 
 // @ts-ignore: decorator
 @inline function splatAt(k: i32): v128 {
@@ -222,14 +222,14 @@ function initSplats(): void {
   vLF = splatAt(3);
   vTAB = splatAt(4);
   vCR = splatAt(5);
-  v20 = splatAt(6);
-  v61 = splatAt(7);
-  v26 = splatAt(8);
-  v30 = splatAt(9);
-  v11 = splatAt(10);
-  v2d = splatAt(11);
-  v02 = splatAt(12);
-  v5f = splatAt(13);
+  vSpace = splatAt(6);
+  vLetterBias = splatAt(7);
+  vLetterLimit = splatAt(8);
+  vDigitBias = splatAt(9);
+  vDigitLimit = splatAt(10);
+  vPunctBias = splatAt(11);
+  vPunctLimit = splatAt(12);
+  vUnderscore = splatAt(13);
   vQUOT = splatAt(14);
   vAPOS = splatAt(15);
 }
@@ -242,7 +242,7 @@ function initSplats(): void {
 // @ts-ignore: decorator
 @inline function specialLanes(v: v128): v128 {
   // Signed < 0x20 catches both 0x00-0x1f and 0x80-0xff.
-  const low = i8x16.lt_s(v, v20);
+  const low = i8x16.lt_s(v, vSpace);
   const space = v128.or(v128.or(i8x16.eq(v, vLF), i8x16.eq(v, vTAB)), i8x16.eq(v, vCR));
   return v128.andnot(low, space);
 }
@@ -332,10 +332,12 @@ function skipRunTo(i: i32, n: i32, stop: i32): i32 {
   while (i < n) {
     const v = v128.load(<usize>i, INPUT);
     // [A-Za-z] | [0-9:] | [-.] | '_'
-    const letter = i8x16.lt_u(i8x16.sub(v128.or(v, v20), v61), v26);
-    const digit = i8x16.lt_u(i8x16.sub(v, v30), v11);
-    const punct = i8x16.lt_u(i8x16.sub(v, v2d), v02);
-    const under = i8x16.eq(v, v5f);
+    // x - lo <u k, written as the signed (x + (0x80 - lo)) < (k - 0x80): SSE has no unsigned
+    // byte compare, so V8 would emulate lt_u with three instructions.
+    const letter = i8x16.lt_s(i8x16.add(v128.or(v, vSpace), vLetterBias), vLetterLimit);
+    const digit = i8x16.lt_s(i8x16.add(v, vDigitBias), vDigitLimit);
+    const punct = i8x16.lt_s(i8x16.add(v, vPunctBias), vPunctLimit);
+    const under = i8x16.eq(v, vUnderscore);
     const mask = ~i8x16.bitmask(v128.or(v128.or(letter, digit), v128.or(punct, under))) & 0xffff;
     if (mask == 0) {
       // Lanes past the input end hold stale bytes: never step beyond n.
