@@ -475,6 +475,8 @@ class Doc implements DocView {
   removals: { from: number; to: number }[] = [];
   expansions: Map<number, Expansion> | null = null;
   fragments: Map<number, Doc[]> | null = null;
+  /** Elements earlier ops removed, by parent element of this document (ensure re-creates there). */
+  removedChildren: Map<number, { doc: Doc; element: number }[]> | null = null;
   /** Insertions or removals here or in a fragment below. */
   structural = false;
 
@@ -796,7 +798,14 @@ function applyOp(run: PlanRun, base: Doc, op: CompiledOp): void {
       for (const m of matches) {
         if (m.parent < 0) throw new PatchError("not-applicable", `${op.label}: cannot remove the root element`, { opIndex: op.index, path: op.op.path });
       }
-      for (const m of matches) removeElement(asDoc(m.view), m.element);
+      for (const m of matches) {
+        if (!removeElement(asDoc(m.view), m.element)) continue;
+        const parentDoc = asDoc(m.parentView);
+        if (parentDoc.removedChildren === null) parentDoc.removedChildren = new Map();
+        const list = parentDoc.removedChildren.get(m.parent);
+        if (list === undefined) parentDoc.removedChildren.set(m.parent, [{ doc: asDoc(m.view), element: m.element }]);
+        else list.push({ doc: asDoc(m.view), element: m.element });
+      }
       return;
     }
     case "set": {
@@ -976,8 +985,9 @@ function parentOf(doc: Doc, element: number): number {
   return -1;
 }
 
-function removeElement(doc: Doc, element: number): void {
-  if (doc.dead !== null && doc.dead[element] === 1) return;
+/** Removes an element with the line it stands on; false when an earlier op already removed it. */
+function removeElement(doc: Doc, element: number): boolean {
+  if (doc.dead !== null && doc.dead[element] === 1) return false;
   const { start, end } = doc.table;
   const close = doc.closeOf(element);
   const bytes = doc.bytes;
@@ -987,30 +997,48 @@ function removeElement(doc: Doc, element: number): void {
   const stop = end[close];
   const from = lineBreak >= 0 && lineEndsAfter(bytes, stop, bytes.length) ? lineBreak : start[element];
   doc.removals.push({ from, to: stop });
+  return true;
 }
 
-/** ensure: for every element matching a prefix of the path whose next step is missing, create the rest. */
+/**
+ * ensure: when nothing matches the whole path, create what is missing below the deepest
+ * element that matches a prefix of it (the first such in document order); when something
+ * matches, do nothing (DESIGN.md: "does nothing when the path exists"). Creating under every
+ * prefix match instead would not be idempotent (`ensure a/b` then `ensure a[@t='x']` would
+ * grow a <b> in the second <a> on the next run).
+ */
 function applyEnsure(run: PlanRun, base: Doc, op: CompiledOp): void {
   const steps = op.selector.steps;
+  const last = steps.length - 1;
   const matches = evaluate(op.selector, base, true);
-  // parents (per document) that have a child matching step j
-  const satisfied: Map<DocView, Set<number>>[] = steps.map(() => new Map());
+  let deepest: Match | null = null;
+  let depth = -1;
   for (const m of matches) {
-    for (let j = 1; j < steps.length; j++) {
-      if ((m.steps & (1 << j)) === 0) continue;
-      let set = satisfied[j].get(m.parentView);
-      if (set === undefined) satisfied[j].set(m.parentView, (set = new Set()));
-      set.add(m.parent);
+    if ((m.steps & (1 << last)) !== 0) return;
+    for (let j = last - 1; j > depth; j--) {
+      if ((m.steps & (1 << j)) !== 0) {
+        deepest = m;
+        depth = j;
+        break;
+      }
     }
   }
-  for (const m of matches) {
-    for (let j = 0; j + 1 < steps.length; j++) {
-      if ((m.steps & (1 << j)) === 0) continue;
-      if (satisfied[j + 1].get(m.view)?.has(m.element)) continue;
-      const source = chainFragment(run, op.selector, j + 1);
-      insertInto(run, asDoc(m.view), m.element, source, false);
-    }
+  if (deepest === null) return; // not even the root matches: a document has one root
+  const m = deepest;
+  const source = chainFragment(run, op.selector, depth + 1);
+  // Where an earlier op of this plan removed an element of that name, re-create it in its
+  // place rather than at the end, so that remove + ensure stays idempotent.
+  const name = steps[depth + 1].name.text;
+  const removed = asDoc(m.view).removedChildren?.get(m.element)?.find((r) => elementName(r.doc, r.element) === name);
+  if (removed !== undefined) {
+    insertBeside(run, removed.doc, { view: removed.doc, element: removed.element, parentView: m.view, parent: m.element, steps: 0 }, source, true);
+  } else {
+    insertInto(run, asDoc(m.view), m.element, source, false);
   }
+}
+
+function elementName(doc: Doc, element: number): string {
+  return decoder.decode(doc.bytes.subarray(doc.table.start[element] + 1, doc.table.mid[element]));
 }
 
 /** The elements of steps [from..] nested, with predicate attributes, as a fragment. */
