@@ -6,7 +6,7 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { tokenize } from "../src/xml/tokenizer.ts";
 import { scanProlog } from "../src/xml/prolog.ts";
-import { toUtf8, transcodedFrom } from "../src/xml/encoding.ts";
+import { textToUtf8, toUtf8, transcodedFrom } from "../src/xml/encoding.ts";
 import { DEFAULT_LIMITS, TokenKind, TokenTableBuilder } from "../src/xml/tokens.ts";
 
 const encoder = new TextEncoder();
@@ -265,6 +265,12 @@ describe("input encodings", () => {
       const out = encoder.encode("<b/>");
       assert.equal(fromUtf8(out), out);
     }
+  });
+
+  test("a document given as a string may declare any encoding: it is already decoded text", () => {
+    const utf8 = textToUtf8(`<?xml version="1.0" encoding="UTF-16"?>\n<a>é</a>`);
+    assert.equal(transcodedFrom(utf8), "text");
+    assert.equal(verdict(utf8), "accepted");
   });
 
   test("UTF-16 without a BOM is not guessed: the NUL bytes are rejected at 1:1", () => {

@@ -15,15 +15,29 @@ export interface Utf8Input {
   fromUtf8(out: Uint8Array): Uint8Array;
 }
 
-export type SourceEncoding = "utf-16le" | "utf-16be";
+/** Where a UTF-8 buffer came from, when not from UTF-8 bytes: UTF-16 input, or a JS string. */
+export type SourceEncoding = "utf-16le" | "utf-16be" | "text";
 
-// Which UTF-8 buffers came from UTF-16, so the prolog can check the encoding declaration
-// against the real encoding; a WeakMap keeps the toUtf8 signature and frees with the buffer.
+// Which UTF-8 buffers came from something else, so the prolog can check the encoding
+// declaration against the real encoding (and skip the check for text the caller already
+// decoded); a WeakMap keeps the toUtf8 signature and frees with the buffer.
 const transcoded = new WeakMap<Uint8Array, SourceEncoding>();
 
-/** The UTF-16 form `utf8` was transcoded from by toUtf8, or null when it was not transcoded. */
+/** What `utf8` was made from by toUtf8 or textToUtf8, or null when it is the caller's own bytes. */
 export function transcodedFrom(utf8: Uint8Array): SourceEncoding | null {
   return transcoded.get(utf8) ?? null;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * A document given as a string, as UTF-8. The string is already decoded text, so whatever
+ * encoding its XML declaration names is not held against it.
+ */
+export function textToUtf8(text: string): Uint8Array {
+  const utf8 = encoder.encode(text);
+  transcoded.set(utf8, "text");
+  return utf8;
 }
 
 const identity = (out: Uint8Array): Uint8Array => out;

@@ -200,11 +200,11 @@ function parseXmlDecl(bytes: Uint8Array, i: number, end: number, hasBom: boolean
 /**
  * The declared encoding must match the bytes: UTF-8 input (with or without BOM) may declare
  * UTF-8 or, while it stays ASCII, an ASCII-compatible encoding; input transcoded from UTF-16
- * must declare UTF-16 (or nothing).
+ * must declare UTF-16 (or nothing); a string the caller decoded (textToUtf8) may declare any.
  */
 function checkEncoding(bytes: Uint8Array, name: string | null, at: number, hasBom: boolean, from: number): void {
   const source = transcodedFrom(bytes);
-  if (name === null) return;
+  if (name === null || source === "text") return;
   const lower = name.toLowerCase();
   if (source !== null) {
     if (!UTF16_NAMES.has(lower)) throw new PrologFailure(at, "encoding-mismatch", `the document is ${source.toUpperCase()} (byte order mark) but declares encoding '${name}'`);
