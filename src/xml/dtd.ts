@@ -62,11 +62,15 @@ export interface DtdInfo {
 
 /** A well-formedness error found while parsing the prolog; turned into an XmlError at the boundary. */
 export class PrologFailure {
-  constructor(
-    readonly offset: number,
-    readonly code: string,
-    readonly message: string,
-  ) {}
+  readonly offset: number;
+  readonly code: string;
+  readonly message: string;
+
+  constructor(offset: number, code: string, message: string) {
+    this.offset = offset;
+    this.code = code;
+    this.message = message;
+  }
 }
 
 /** Whether undeclared general entities are well-formedness errors (WFC: Entity Declared). */
