@@ -4,6 +4,7 @@
 // UTF-16 input round-trips byte for byte.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { tokenize } from "../src/xml/tokenizer.ts";
 import { scanProlog } from "../src/xml/prolog.ts";
 import { textToUtf8, toUtf8, transcodedFrom } from "../src/xml/encoding.ts";
@@ -256,6 +257,28 @@ describe("input encodings", () => {
       assert.deepEqual(fromUtf8(utf8), input);
     });
   }
+
+  test("any bytes after a UTF-16 byte order mark round-trip through toUtf8 and fromUtf8", () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.uint8Array({ maxLength: 200 }), (littleEndian, body) => {
+        const input = new Uint8Array(2 + body.length);
+        input.set(littleEndian ? [0xff, 0xfe] : [0xfe, 0xff]);
+        input.set(body, 2);
+        const { utf8, fromUtf8 } = toUtf8(input);
+        assert.deepEqual(fromUtf8(utf8), input);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test("UTF-16 text transcodes to the same UTF-8 a TextEncoder makes", () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.string({ unit: "grapheme", maxLength: 60 }), (littleEndian, text) => {
+        assert.deepEqual(toUtf8(utf16(text, littleEndian)).utf8, encoder.encode(text));
+      }),
+      { numRuns: 1000 },
+    );
+  });
 
   test("UTF-8 input (with or without BOM) passes through untouched", () => {
     for (const input of [encoder.encode("<a>é</a>"), encoder.encode("\uFEFF<a>é</a>")]) {
