@@ -307,3 +307,52 @@ describe("input encodings", () => {
     assert.equal(verdict(`\uFEFF<?xml version="1.0" encoding="ISO-8859-1"?><a/>`), "1:32 encoding-mismatch");
   });
 });
+
+describe("mutated prologs", () => {
+  const seeds = accepted.map(([, document]) => encoder.encode(document));
+  const mutation = fc.record({
+    seed: fc.nat({ max: seeds.length - 1 }),
+    edits: fc.array(
+      fc.record({
+        kind: fc.constantFrom("flip", "delete", "insert", "truncate"),
+        at: fc.nat(),
+        byte: fc.constantFrom(0x3c, 0x3e, 0x25, 0x26, 0x3b, 0x22, 0x27, 0x5b, 0x5d, 0x28, 0x29, 0x7c, 0x23, 0x20, 0x2d, 0x3f, 0x21, 0x00, 0xc3, 0xff),
+      }),
+      { minLength: 1, maxLength: 4 },
+    ),
+  });
+
+  function mutate(bytes: Uint8Array, edits: { kind: string; at: number; byte: number }[]): Uint8Array {
+    let out = bytes;
+    for (const edit of edits) {
+      const at = out.length === 0 ? 0 : edit.at % out.length;
+      if (edit.kind === "flip") {
+        out = out.slice();
+        out[at] = edit.byte;
+      } else if (edit.kind === "delete") {
+        out = new Uint8Array([...out.subarray(0, at), ...out.subarray(at + 1)]);
+      } else if (edit.kind === "insert") {
+        out = new Uint8Array([...out.subarray(0, at), edit.byte, ...out.subarray(at)]);
+      } else {
+        out = out.slice(0, at);
+      }
+    }
+    return out;
+  }
+
+  test("never throw, and every rejection is an error value with line, column and an offset inside the input", () => {
+    fc.assert(
+      fc.property(mutation, ({ seed, edits }) => {
+        const bytes = mutate(seeds[seed], edits);
+        const result = tokenize(bytes);
+        if (!result.ok) {
+          assert.ok(result.error.line >= 1 && result.error.column >= 1, "line and column are 1-based");
+          assert.ok(result.error.offset >= 0 && result.error.offset <= bytes.length, "offset inside the input");
+          assert.match(result.error.code, /^[a-z0-9]+(-[a-z0-9]+)*$/);
+          assert.ok(result.error.message.length > 0);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
