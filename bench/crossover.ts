@@ -1,7 +1,9 @@
-// TS vs WASM body kernel: tokenize() time at 1 KB, 8 KB, 64 KB and 1 MB of KubeVirt domain XML
+// TS vs WASM body kernel: tokenize() time at 300 B, 1 KB, 8 KB, 64 KB and 1 MB of KubeVirt domain XML
 // (<devices> children repeated, as bench/inputs.ts grows them), to choose the size from which
-// tokenize()'s "auto" kernel uses WASM (WASM_KERNEL_MIN_BYTES in src/xml/wasm.ts). The WASM
-// figure includes copying the input into wasm memory and the token table back out.
+// tokenize()'s "auto" kernel uses WASM (WASM_KERNEL_MIN_BYTES_COLD / _WARM in src/xml/wasm.ts). The WASM
+// figure includes copying the input into wasm memory and the token table back out. Measured
+// warm (tinybench, same process) and cold (one call in a fresh process, which for WASM includes
+// compiling the embedded module).
 // Writes bench/results/crossover.json.
 //
 // Usage: node --import tsx bench/crossover.ts
@@ -12,29 +14,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
 import { tokenize } from "../src/xml/tokenizer.ts";
-import { WASM_KERNEL_MIN_BYTES } from "../src/xml/wasm.ts";
-import { DOMAIN_XML_PATH, growDevices } from "./inputs.ts";
+import { WASM_KERNEL_MIN_BYTES_COLD, WASM_KERNEL_MIN_BYTES_WARM } from "../src/xml/wasm.ts";
+import { execFileSync } from "node:child_process";
+import { crossoverInputs } from "./crossover-inputs.ts";
 
 const resultsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "results");
-const base = readFileSync(DOMAIN_XML_PATH, "utf8");
-const encoder = new TextEncoder();
-
-/** About 1 KB: the domain's first <devices> child (its interface) in a minimal domain. */
-function smallDomain(): string {
-  const open = base.indexOf("<devices>") + "<devices>".length;
-  const firstChildEnd = base.indexOf("</interface>", open) + "</interface>".length;
-  const child = base.slice(open, firstChildEnd);
-  let devices = "";
-  while (devices.length + child.length < 900) devices += child;
-  return `<domain type="kvm" xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0">\n  <name>vm</name>\n  <devices>${devices}\n  </devices>\n</domain>\n`;
-}
-
-const inputs = [
-  { label: "1 KB", bytes: encoder.encode(smallDomain()) },
-  { label: "8 KB", bytes: encoder.encode(base) },
-  { label: "64 KB", bytes: encoder.encode(growDevices(base, 64 * 1024)) },
-  { label: "1 MB", bytes: encoder.encode(growDevices(base, 1024 * 1024)) },
-];
+const inputs = crossoverInputs(readFileSync);
 
 interface Row {
   input: string;
@@ -44,6 +29,12 @@ interface Row {
   medianMicros: number;
   mbPerSecond: number;
 }
+
+// The first WASM call compiles and instantiates the embedded module; measured once, here.
+const firstStart = performance.now();
+tokenize(inputs[0].bytes, { kernel: "wasm" });
+const firstCallMicros = Math.round((performance.now() - firstStart) * 1000);
+console.log(`first WASM call (compile + instantiate + scan ${inputs[0].label}): ${firstCallMicros} µs`);
 
 const rows: Row[] = [];
 for (const input of inputs) {
@@ -75,6 +66,22 @@ for (const input of inputs) {
 }
 
 console.table(rows);
+
+// Cold: one call in a fresh process (median of 5), the way a hook sidecar or the CLI calls it.
+const coldScript = path.join(path.dirname(fileURLToPath(import.meta.url)), "crossover-cold.ts");
+const cold: Array<{ input: string; bytes: number; kernel: "ts" | "wasm"; medianMicros: number }> = [];
+for (const input of inputs) {
+  for (const kernel of ["ts", "wasm"] as const) {
+    const samples: number[] = [];
+    for (let r = 0; r < 5; r++) {
+      const out = execFileSync(process.execPath, ["--import", "tsx", coldScript, kernel, input.label], { encoding: "utf8" });
+      samples.push(Number(out.trim()));
+    }
+    samples.sort((a, b) => a - b);
+    cold.push({ input: input.label, bytes: input.bytes.length, kernel, medianMicros: samples[2] });
+  }
+}
+console.table(cold);
 const machine = {
   cpu: os.cpus()[0]?.model ?? "unknown",
   cores: os.cpus().length,
@@ -84,5 +91,5 @@ const machine = {
 mkdirSync(resultsDir, { recursive: true });
 writeFileSync(
   path.join(resultsDir, "crossover.json"),
-  JSON.stringify({ date: new Date().toISOString(), machine, threshold: WASM_KERNEL_MIN_BYTES, rows }, null, 2) + "\n",
+  JSON.stringify({ date: new Date().toISOString(), machine, thresholds: { coldBytes: WASM_KERNEL_MIN_BYTES_COLD, warmBytes: WASM_KERNEL_MIN_BYTES_WARM }, firstCallMicros, warm: rows, cold }, null, 2) + "\n",
 );

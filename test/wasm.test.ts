@@ -12,6 +12,7 @@ import { scanBody, type ScanResult } from "../src/xml/scan.ts";
 import { scanBodyWasm } from "../src/xml/wasm.ts";
 import { DEFAULT_LIMITS, EntityRefList, TokenKind, TokenTableBuilder, type Limits } from "../src/xml/tokens.ts";
 import { ScanError } from "../src/xml/errors.ts";
+import { tokenize, type TokenizeResult } from "../src/xml/tokenizer.ts";
 
 const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const corpus = process.env.DOMSPLICE_CORPUS ?? path.resolve(repoRoot, "../shared/corpus");
@@ -151,6 +152,37 @@ describe("WASM kernel agrees with the TypeScript scanner on the corpora", () => 
     }
     // The selection exercises many error paths, not just success.
     assert.ok(outcomes.size >= 10, `distinct scan outcomes: ${[...outcomes.keys()].join(", ")}`);
+  });
+});
+
+describe("tokenize() gives the same answer with either kernel", () => {
+  function sameOutcome(ts: TokenizeResult, wasm: TokenizeResult, label: string): void {
+    assert.equal(wasm.ok, ts.ok, `${label}: accepted by both or neither`);
+    if (!ts.ok || !wasm.ok) {
+      assert.deepEqual(wasm.ok ? null : wasm.error, ts.ok ? null : ts.error, `${label}: same error`);
+      return;
+    }
+    const count = ts.table.count;
+    assert.equal(wasm.table.count, count, `${label}: token count`);
+    assert.equal(wasm.table.root, ts.table.root, `${label}: root`);
+    for (const column of ["kind", "start", "end", "mid", "link"] as const) {
+      assert.ok(equalArrays(wasm.table[column].subarray(0, count), ts.table[column].subarray(0, count)), `${label}: ${column}`);
+    }
+  }
+
+  test("every corpus file and W3C case, through the real prolog and DTD checks", () => {
+    for (const file of [...domainFiles, ...w3cFiles]) {
+      const bytes = readFileSync(file);
+      sameOutcome(tokenize(bytes, { kernel: "ts" }), tokenize(bytes, { kernel: "wasm" }), file);
+    }
+  });
+
+  test("kernel \"auto\" (the default) agrees with both at small and large sizes", () => {
+    for (const bytes of [readFileSync(path.join(corpus, "kubevirt", "domain.xml")), repeatedDomain(64 * 1024)]) {
+      const auto = tokenize(bytes);
+      sameOutcome(tokenize(bytes, { kernel: "ts" }), auto, `auto, ${bytes.length} bytes`);
+      sameOutcome(tokenize(bytes, { kernel: "wasm" }), auto, `auto, ${bytes.length} bytes`);
+    }
   });
 });
 

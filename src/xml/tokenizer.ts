@@ -7,7 +7,7 @@
 import { DEFAULT_LIMITS, EntityRefList, TokenTableBuilder, type Limits, type TokenTable } from "./tokens.ts";
 import { ScanError, scanErrorToXmlError, type XmlError } from "./errors.ts";
 import { scanBody, type ScanResult } from "./scan.ts";
-import { scanBodyWasm, WASM_KERNEL_MIN_BYTES } from "./wasm.ts";
+import { scanBodyWasm, preferWasmKernel } from "./wasm.ts";
 import { scanProlog } from "./prolog.ts";
 import { checkEntityRefs } from "./dtd.ts";
 
@@ -53,7 +53,7 @@ export function tokenize(input: Uint8Array, options?: TokenizeOptions): Tokenize
 
   // ---- body kernel dispatch: the one call site the WASM kernel replaces ----
   let scan: ScanResult;
-  if (kernel === "wasm" || (kernel === "auto" && n >= WASM_KERNEL_MIN_BYTES)) {
+  if (kernel === "wasm" || (kernel === "auto" && preferWasmKernel(n))) {
     scan = scanBodyWasm(input, prolog.bodyStart, table, refs, limits);
   } else {
     scan = scanBody(input, prolog.bodyStart, table, refs, limits);

@@ -183,8 +183,40 @@ export function scanBodyWasm(
   }
 }
 
+// tokenize()'s "auto" kernel, chosen by measurement (bench/crossover.ts, results in
+// bench/results/crossover.json; AMD EPYC, 2 cores, Node 20.20, tokenize() of KubeVirt domain XML):
+//
+//   input    warm: TS µs  WASM µs      cold (fresh process): TS µs  WASM µs
+//   300 B          3.8      3.1                              746     2675
+//   1 KB           8.8      5.2                             1307     4561
+//   8 KB          28.0     12.0                             2764     4871
+//   64 KB        379      118                              11307     6831
+//   1 MB        3578     1277                              37849    10670
+//
+// Warm, WASM is ahead from a few hundred bytes up. Cold, its first call pays about 2 ms
+// (decoding and compiling the module, first runs unoptimized), which the faster scan repays
+// from about 26 KB (linear fit between 8 KB and 64 KB). So: WASM from 24 KiB until the module
+// is loaded, and from 512 bytes once it is.
+
+/** "auto" uses WASM for inputs of at least this many bytes while the module is not loaded yet. */
+export const WASM_KERNEL_MIN_BYTES_COLD = 24 * 1024;
+/** ... and from this many bytes once it is. */
+export const WASM_KERNEL_MIN_BYTES_WARM = 512;
+
+let unavailable = false;
+
 /**
- * Inputs of at least this many bytes go to the WASM kernel when tokenize()'s kernel is "auto";
- * smaller ones to the TypeScript scanner. Set from bench/crossover.ts (bench/results/crossover.json).
+ * Whether tokenize()'s "auto" kernel should use WASM for an input of `n` bytes. Loads the
+ * module when the answer is yes; a runtime without WebAssembly SIMD gets the TS kernel.
  */
-export const WASM_KERNEL_MIN_BYTES = 4096;
+export function preferWasmKernel(n: number): boolean {
+  if (kernel !== null) return n >= WASM_KERNEL_MIN_BYTES_WARM;
+  if (n < WASM_KERNEL_MIN_BYTES_COLD || unavailable) return false;
+  try {
+    loadKernel();
+    return true;
+  } catch {
+    unavailable = true;
+    return false;
+  }
+}
