@@ -331,11 +331,11 @@ describe("errors name the op, the selector and the reason", () => {
   const doc = `<domain>\n  <devices/>\n</domain>`;
   const cases: [string, unknown, string, RegExp][] = [
     ["an unknown op", { op: "merge", path: "/a" }, "invalid-op", /unknown op "merge"/],
-    ["a field the op does not take", { op: "remove", path: "/a", value: "1" }, "invalid-op", /remove \/a: "remove" does not take "value"/],
-    ["set on an element path", { op: "set", path: "/domain", value: "1" }, "invalid-op", /set \/domain: "set" needs a path ending in \/@attribute/],
+    ["a field the op does not take", { op: "remove", path: "/a", value: "1" }, "invalid-op", /^"remove" does not take "value" .*\(in remove \/a\)$/],
+    ["set on an element path", { op: "set", path: "/domain", value: "1" }, "invalid-op", /^"set" needs a path ending in \/@attribute.*\(in set \/domain\)$/],
     ["replace with both xml and value", { op: "replace", path: "/domain/@a", value: "1", xml: "<x/>" }, "invalid-op", /exactly one of "xml"/],
     ["add with an unknown position", { op: "add", path: "/domain", pos: "inside", xml: "<x/>" }, "invalid-op", /"pos" must be one of append, prepend, before, after/],
-    ["ensure with a position", { op: "ensure", path: "/domain/disk[2]" }, "invalid-op", /ensure \/domain\/disk\[2\]: ensure cannot create a position/],
+    ["ensure with a position", { op: "ensure", path: "/domain/disk[2]" }, "invalid-op", /^ensure cannot create a position \[n\].*\(in ensure \/domain\/disk\[2\]\)$/],
     ["a selector that is not absolute", { op: "remove", path: "domain" }, "bad-selector", /bad selector "domain" at column 1: a selector starts with \//],
     ["a selector with an unclosed predicate", { op: "remove", path: "/domain/x[@a='1'" }, "bad-selector", /bad selector "\/domain\/x\[@a='1'" at column 17: unclosed \[/],
     ["a fragment that is not well-formed", { op: "add", path: "/domain", xml: "<x><y></x>" }, "bad-fragment", /add \/domain: the xml fragment is not well-formed: 1:7:/],

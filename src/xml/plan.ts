@@ -206,8 +206,11 @@ export function compile(ops: readonly PatchOp[]): Plan {
 }
 
 function compileOp(raw: unknown, index: number): CompiledOp {
+  // Messages lead with the reason (the CLI prints them after "FILE:ops[i]: ") and end with the
+  // op and its selector once they are known.
+  let label = "";
   const invalid = (message: string, path?: string): never => {
-    throw new PatchError("invalid-op", message, { opIndex: index, path });
+    throw new PatchError("invalid-op", label === "" ? message : `${message} (in ${label})`, { opIndex: index, path });
   };
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return invalid(`operation ${index} is ${describe(raw)}; expected an object with "op" and "path"`);
   const op = raw as Record<string, unknown>;
@@ -215,15 +218,15 @@ function compileOp(raw: unknown, index: number): CompiledOp {
   if (typeof kind !== "string" || !(kind in OP_FIELDS)) return invalid(`unknown op ${JSON.stringify(kind)}; expected one of ${Object.keys(OP_FIELDS).join(", ")}`);
   const path = op.path;
   if (typeof path !== "string" || path === "") return invalid(`${kind}: "path" must be a non-empty selector string like /domain/devices`);
-  const label = `${kind} ${path}`;
+  label = `${kind} ${path}`;
   for (const key of Object.keys(op)) {
-    if (op[key] !== undefined && !OP_FIELDS[kind].includes(key)) invalid(`${label}: "${kind}" does not take "${key}" (it takes ${OP_FIELDS[kind].slice(1).join(", ")})`, path);
+    if (op[key] !== undefined && !OP_FIELDS[kind].includes(key)) invalid(`"${kind}" does not take "${key}" (it takes ${OP_FIELDS[kind].slice(1).join(", ")})`, path);
   }
   const namespaces = op.namespaces;
   if (namespaces !== undefined) {
-    if (namespaces === null || typeof namespaces !== "object" || Array.isArray(namespaces)) invalid(`${label}: "namespaces" must be an object of prefix: URI`, path);
+    if (namespaces === null || typeof namespaces !== "object" || Array.isArray(namespaces)) invalid(`"namespaces" must be an object of prefix: URI`, path);
     for (const [prefix, uri] of Object.entries(namespaces as object)) {
-      if (typeof uri !== "string") invalid(`${label}: namespace for prefix "${prefix}" must be a URI string`, path);
+      if (typeof uri !== "string") invalid(`namespace for prefix "${prefix}" must be a URI string`, path);
     }
   }
   let selector: Selector;
@@ -234,39 +237,39 @@ function compileOp(raw: unknown, index: number): CompiledOp {
     throw new PatchError("bad-selector", `${kind}: ${error.message}`, { opIndex: index, path, selectorColumn: error.column });
   }
   const optional = op.optional;
-  if (optional !== undefined && typeof optional !== "boolean") invalid(`${label}: "optional" must be true or false`, path);
+  if (optional !== undefined && typeof optional !== "boolean") invalid(`"optional" must be true or false`, path);
   let value: string | null = null;
   if (op.value !== undefined) {
     if (typeof op.value === "number" || typeof op.value === "boolean") value = String(op.value);
     else if (typeof op.value === "string") value = op.value;
-    else invalid(`${label}: "value" must be a string, not ${describe(op.value)}`, path);
+    else invalid(`"value" must be a string, not ${describe(op.value)}`, path);
   }
   let fragment: FragmentSource | null = null;
   if (op.xml !== undefined) {
     const text = isXmlFragment(op.xml) ? op.xml.text : op.xml;
-    if (typeof text !== "string") return invalid(`${label}: "xml" must be a string or an xml\`\` fragment`, path);
+    if (typeof text !== "string") return invalid(`"xml" must be a string or an xml\`\` fragment`, path);
     fragment = checkFragment(text, label, index, path);
   }
   const pos = (op.pos ?? "append") as Position;
-  if (!POSITIONS.includes(pos)) invalid(`${label}: "pos" must be one of ${POSITIONS.join(", ")}, not ${JSON.stringify(op.pos)}`, path);
+  if (!POSITIONS.includes(pos)) invalid(`"pos" must be one of ${POSITIONS.join(", ")}, not ${JSON.stringify(op.pos)}`, path);
   const target = selector.target;
   const targetName = target === "attribute" ? "an attribute" : target === "text" ? "text()" : "elements";
   switch (kind) {
     case "add":
-      if (fragment === null) invalid(`${label}: "add" needs "xml" (the fragment to add)`, path);
-      if (target !== "element") invalid(`${label}: "add" needs a path to elements, not ${targetName} (use "set" for attributes)`, path);
+      if (fragment === null) invalid(`"add" needs "xml" (the fragment to add)`, path);
+      if (target !== "element") invalid(`"add" needs a path to elements, not ${targetName} (use "set" for attributes)`, path);
       break;
     case "replace":
-      if ((fragment === null) === (value === null)) invalid(`${label}: "replace" needs exactly one of "xml" (for elements) or "value" (for @attr or text())`, path);
-      if (target === "element" && fragment === null) invalid(`${label}: the path selects elements, so "replace" needs "xml"`, path);
-      if (target !== "element" && value === null) invalid(`${label}: the path selects ${targetName}, so "replace" needs "value"`, path);
+      if ((fragment === null) === (value === null)) invalid(`"replace" needs exactly one of "xml" (for elements) or "value" (for @attr or text())`, path);
+      if (target === "element" && fragment === null) invalid(`the path selects elements, so "replace" needs "xml"`, path);
+      if (target !== "element" && value === null) invalid(`the path selects ${targetName}, so "replace" needs "value"`, path);
       break;
     case "remove":
-      if (target === "text") invalid(`${label}: "remove" takes elements or @attr (to empty text, replace text() with "")`, path);
+      if (target === "text") invalid(`"remove" takes elements or @attr (to empty text, replace text() with "")`, path);
       break;
     case "set":
-      if (value === null) invalid(`${label}: "set" needs "value"`, path);
-      if (target !== "attribute") invalid(`${label}: "set" needs a path ending in /@attribute (use "replace" for text() or elements)`, path);
+      if (value === null) invalid(`"set" needs "value"`, path);
+      if (target !== "attribute") invalid(`"set" needs a path ending in /@attribute (use "replace" for text() or elements)`, path);
       break;
     case "ensure":
       checkEnsurePath(selector, label, index, path);
@@ -278,7 +281,7 @@ function compileOp(raw: unknown, index: number): CompiledOp {
 /** ensure creates what its path names, so every step must say exactly what to create. */
 function checkEnsurePath(selector: Selector, label: string, index: number, path: string): void {
   const fail = (reason: string): never => {
-    throw new PatchError("invalid-op", `${label}: ensure ${reason}`, { opIndex: index, path });
+    throw new PatchError("invalid-op", `ensure ${reason} (in ${label})`, { opIndex: index, path });
   };
   if (selector.target !== "element") fail("creates elements; to create an attribute use \"set\"");
   for (const step of selector.steps) {
