@@ -88,6 +88,8 @@ export function lineColumn(bytes: Uint8Array, offset: number): { line: number; c
     }
   }
   let column = 1;
+  // A UTF-8 BOM is no character an editor shows: columns on line 1 start after it.
+  if (lineStart === 0 && bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) lineStart = Math.min(3, stop);
   for (let i = lineStart; i < stop; i++) {
     // Count code points: every byte that is not a UTF-8 continuation byte starts one.
     if ((bytes[i] & 0xc0) !== 0x80) column++;
