@@ -300,7 +300,8 @@ function skipRunTo(i: i32, n: i32, stop: i32): i32 {
 
 // @ts-ignore: decorator
 @inline function isSpaceByte(c: i32): bool {
-  return c == SP || c == LF || c == TAB || c == CR;
+  // Bits 0x20, 0x0d, 0x0a, 0x09 of one constant: a compare and a shift instead of four compares.
+  return <u32>c <= 0x20 && ((<u64>0x100002600 >> <u64>c) & 1) != 0;
 }
 
 // @ts-ignore: decorator
