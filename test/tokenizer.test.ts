@@ -268,3 +268,9 @@ describe("check on UTF-16 input", () => {
     if (!result.ok) assert.deepEqual([result.error.code, result.error.line, result.error.column], ["mismatched-end-tag", 2, 4]);
   });
 });
+
+describe("check() on strings", () => {
+  test("a string declaring UTF-16 is judged as text, not as mismatched bytes", () => {
+    assert.deepEqual(check(`<?xml version="1.0" encoding="UTF-16"?><a/>`), { ok: true });
+  });
+});

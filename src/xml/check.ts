@@ -1,17 +1,15 @@
 // check(): is this document well-formed? The same judgement as tokenize(), without handing out
-// the token table. Strings are encoded to UTF-8; bytes starting with a UTF-16 byte order mark
+// the token table. Strings are encoded to UTF-8 (their declared encoding is then moot); bytes starting with a UTF-16 byte order mark
 // are transcoded to UTF-8 first (encoding.ts), so error offsets then count UTF-8 bytes.
 
 import type { XmlError } from "./errors.ts";
-import { toUtf8 } from "./encoding.ts";
+import { textToUtf8, toUtf8 } from "./encoding.ts";
 import { tokenize, type TokenizeOptions } from "./tokenizer.ts";
 
 export type CheckResult = { ok: true } | { ok: false; error: XmlError };
 
-const encoder = new TextEncoder();
-
 export function check(input: Uint8Array | string, options?: TokenizeOptions): CheckResult {
-  const bytes = typeof input === "string" ? encoder.encode(input) : toUtf8(input).utf8;
+  const bytes = typeof input === "string" ? textToUtf8(input) : toUtf8(input).utf8;
   const result = tokenize(bytes, options);
   return result.ok ? { ok: true } : { ok: false, error: result.error };
 }
