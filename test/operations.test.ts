@@ -406,3 +406,20 @@ describe("a patch made of ensure, set and remove is idempotent", () => {
     );
   });
 });
+
+describe("ensure with prefixed names keeps the output namespace-well-formed", () => {
+  test("a prefix the root already binds is not declared again", () => {
+    const doc = `<domain xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0">\n  <name>vm</name>\n</domain>`;
+    assert.equal(
+      patch(doc, [{ op: "ensure", path: "/domain/qemu:commandline/qemu:arg[@value='-s']" }]),
+      `<domain xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0">\n  <name>vm</name>\n  <qemu:commandline>\n    <qemu:arg value="-s"/>\n  </qemu:commandline>\n</domain>`,
+    );
+  });
+  test("a prefix bound by the op (or well known) is declared on the outermost created element", () => {
+    const doc = `<domain>\n  <metadata/>\n</domain>`;
+    const ops: PatchOp[] = [{ op: "ensure", path: "/domain/metadata/kv:kubevirt/kv:uid", namespaces: { kv: "http://kubevirt.io" } }];
+    const once = patch(doc, ops);
+    assert.equal(once, `<domain>\n  <metadata>\n    <kv:kubevirt xmlns:kv="http://kubevirt.io">\n      <kv:uid/>\n    </kv:kubevirt>\n  </metadata>\n</domain>`);
+    assert.equal(patch(once, ops), once, "the second run finds what the first created");
+  });
+});

@@ -39,10 +39,11 @@ const K_ATTRIBUTE = 10; // TokenKind.Attribute
 import { type XmlError } from "./errors.ts";
 import { tokenize } from "./tokenizer.ts";
 import { toUtf8 } from "./encoding.ts";
-import { escapeAttribute, escapeText } from "./escape.ts";
+import { decodeReferences, escapeAttribute, escapeText } from "./escape.ts";
 import { isXmlFragment, type XmlFragment } from "./fragment.ts";
 import { detectStyle, lineBreakBefore, lineEndsAfter, lineIndent, nextAfterAttributes, type DocumentStyle } from "./style.ts";
 import {
+  WELL_KNOWN_NAMESPACES,
   NeedsRebase,
   SelectorError,
   attributeValueBytes,
@@ -702,6 +703,22 @@ class PlanRun {
     readonly table: TokenTable,
   ) {}
 
+  private rootBindingsCache: Map<string, string> | null = null;
+
+  /** The xmlns:prefix declarations on the original root element. */
+  rootBindings(): Map<string, string> {
+    if (this.rootBindingsCache !== null) return this.rootBindingsCache;
+    const bindings = new Map<string, string>();
+    const { kind, start, mid, end, link, count, root } = this.table;
+    const bytes = this.bytes;
+    for (let a = root + 1; a < count && kind[a] === K_ATTRIBUTE && link[a] === root; a++) {
+      const name = decoder.decode(bytes.subarray(start[a], mid[a]));
+      if (name.startsWith("xmlns:")) bindings.set(name.slice(6), decoder.decode(decodeReferences(bytes, valueStart(bytes, mid[a], end[a]), end[a] - 1)));
+    }
+    this.rootBindingsCache = bindings;
+    return bindings;
+  }
+
   get style(): DocumentStyle {
     if (this.styleCache === null) this.styleCache = detectStyle(this.bytes, this.table);
     return this.styleCache;
@@ -1048,16 +1065,33 @@ function elementName(doc: Doc, element: number): string {
 function chainFragment(run: PlanRun, selector: Selector, from: number): FragmentSource {
   const style = run.style;
   const quote = String.fromCharCode(style.quote);
-  let text = "";
-  for (let j = selector.steps.length - 1; j >= from; j--) {
+  const tags: string[] = [];
+  // A created prefixed element declares its prefix unless the root already binds it to the
+  // same URI (libvirt's xmlns:qemu on <domain>); without it the output would not be
+  // namespace-well-formed.
+  const declared = new Set<string>();
+  const rootBindings = run.rootBindings();
+  for (let j = from; j < selector.steps.length; j++) {
     const step = selector.steps[j];
     let tag = step.name.text;
+    const prefix = step.name.prefix;
+    if (prefix !== null && !declared.has(prefix)) {
+      const uri = selector.namespaces[prefix] ?? rootBindings.get(prefix) ?? WELL_KNOWN_NAMESPACES[prefix];
+      if (uri !== undefined && rootBindings.get(prefix) !== uri) tag += ` xmlns:${prefix}=${quote}${escapeAttribute(uri, style.quote)}${quote}`;
+      declared.add(prefix);
+    }
     for (const predicate of step.predicates) {
       if (predicate.kind !== "conditions") continue;
       for (const term of predicate.terms) tag += ` ${term.attribute!.text}=${quote}${escapeAttribute(term.valueText!, style.quote)}${quote}`;
     }
-    if (text === "") text = style.selfClosing ? `<${tag}/>` : `<${tag}></${step.name.text}>`;
-    else text = `<${tag}>${text}</${step.name.text}>`;
+    tags.push(tag);
+  }
+  let text = "";
+  for (let j = selector.steps.length - 1; j >= from; j--) {
+    const tag = tags[j - from];
+    const name = selector.steps[j].name.text;
+    if (text === "") text = style.selfClosing ? `<${tag}/>` : `<${tag}></${name}>`;
+    else text = `<${tag}>${text}</${name}>`;
   }
   const wrapped = encoder.encode(WRAP_OPEN + text + WRAP_CLOSE);
   const result = tokenize(wrapped);
