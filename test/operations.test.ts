@@ -242,6 +242,14 @@ describe("operations apply in order, each seeing the ones before it", () => {
     ]);
     assert.equal(out, `<a>\n  <b n="0" first="yes"/>\n  <b n="1"/>\n</a>`);
   });
+  test("add before and after an element an earlier add inserted puts each on its own line", () => {
+    const out = patch(`<a>\n  <b/>\n</a>`, [
+      { op: "add", path: "/a", xml: "<c/>" },
+      { op: "add", path: "/a/c", pos: "before", xml: "<n/>" },
+      { op: "add", path: "/a/c", pos: "after", xml: "<m/>" },
+    ]);
+    assert.equal(out, `<a>\n  <b/>\n  <n/>\n  <c/>\n  <m/>\n</a>`);
+  });
   test("replace then edit the replacement", () => {
     const out = patch(`<a>\n  <b/>\n</a>`, [
       { op: "replace", path: "/a/b", xml: "<c/>" },
@@ -338,7 +346,7 @@ describe("errors name the op, the selector and the reason", () => {
     ["ensure with a position", { op: "ensure", path: "/domain/disk[2]" }, "invalid-op", /^ensure cannot create a position \[n\].*\(in ensure \/domain\/disk\[2\]\)$/],
     ["a selector that is not absolute", { op: "remove", path: "domain" }, "bad-selector", /bad selector "domain" at column 1: a selector starts with \//],
     ["a selector with an unclosed predicate", { op: "remove", path: "/domain/x[@a='1'" }, "bad-selector", /bad selector "\/domain\/x\[@a='1'" at column 17: unclosed \[/],
-    ["a fragment that is not well-formed", { op: "add", path: "/domain", xml: "<x><y></x>" }, "bad-fragment", /add \/domain: the xml fragment is not well-formed: 1:7:/],
+    ["a fragment that is not well-formed", { op: "add", path: "/domain", xml: "<x><y></x>" }, "bad-fragment", /add \/domain: the xml fragment is not well-formed: 1:7: .*<y> opened at 1:4/],
     ["a path that matches nothing", { op: "set", path: "/domain/cpu/@mode", value: "x" }, "no-match", /^set \/domain\/cpu\/@mode: no element matches \(add "optional": true/],
     ["adding a sibling of the root", { op: "add", path: "/domain", pos: "after", xml: "<x/>" }, "not-applicable", /cannot add after the root element/],
     ["removing the root", { op: "remove", path: "/domain" }, "not-applicable", /cannot remove the root element/],

@@ -305,7 +305,9 @@ function checkFragment(text: string, label: string, index: number, path: string)
   if (!result.ok) {
     const e = result.error;
     const column = e.line === 1 ? e.column - WRAP_OPEN.length : e.column;
-    throw new PatchError("bad-fragment", `${label}: the xml fragment is not well-formed: ${e.line}:${column}: ${e.message}`, {
+    // Places quoted inside the message count the wrapper too.
+    const message = e.message.replace(/\bat 1:(\d+)/g, (_, c: string) => `at 1:${Number(c) - WRAP_OPEN.length}`);
+    throw new PatchError("bad-fragment", `${label}: the xml fragment is not well-formed: ${e.line}:${column}: ${message}`, {
       opIndex: index,
       path,
       xmlError: e,
@@ -967,15 +969,19 @@ function insertBeside(run: PlanRun, doc: Doc, m: Match, source: FragmentSource, 
   const close = doc.closeOf(element);
   const indent = doc.indentAt(start[element]);
   const lineBreak = lineBreakBefore(bytes, start[element], doc.floor);
-  const layout = style.indentUnit !== null && indent !== null && lineBreak >= 0;
+  const layout = style.indentUnit !== null && indent !== null;
   const fragment = doc.fragmentDoc(source, layout ? indent : null);
   // Later selectors find the new sibling under the same parent.
   asDoc(m.parentView).attachFragment(m.parent, fragment);
   const seq = run.seq++;
-  if (before) {
-    doc.insertions.push({ offset: layout ? lineBreak : start[element], seq, before: layout ? style.newline + indent : "", doc: fragment, after: "" });
+  const newline = layout ? style.newline + indent : "";
+  if (!before) {
+    doc.insertions.push({ offset: end[close], seq, before: newline, doc: fragment, after: "" });
+  } else if (lineBreak >= 0 || !layout) {
+    doc.insertions.push({ offset: layout ? lineBreak : start[element], seq, before: newline, doc: fragment, after: "" });
   } else {
-    doc.insertions.push({ offset: end[close], seq, before: layout ? style.newline + indent : "", doc: fragment, after: "" });
+    // The first line of an inserted fragment: its line break lies outside this document.
+    doc.insertions.push({ offset: start[element], seq, before: "", doc: fragment, after: newline });
   }
 }
 
