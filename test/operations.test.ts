@@ -250,6 +250,13 @@ describe("operations apply in order, each seeing the ones before it", () => {
     ]);
     assert.equal(out, `<a>\n  <b/>\n  <n/>\n  <c/>\n  <m/>\n</a>`);
   });
+  test("replacing text() and removing the element's children both take effect", () => {
+    const out = patch(`<a>\n  <os>\n    <type/>\n  </os>\n</a>`, [
+      { op: "replace", path: "/a/os/text()", value: "x" },
+      { op: "remove", path: "/a/os/type" },
+    ]);
+    assert.equal(out, `<a>\n  <os>x</os>\n</a>`);
+  });
   test("replace then edit the replacement", () => {
     const out = patch(`<a>\n  <b/>\n</a>`, [
       { op: "replace", path: "/a/b", xml: "<c/>" },

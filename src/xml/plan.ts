@@ -577,7 +577,12 @@ class Doc implements DocView {
       total += chunk.length;
     };
     for (const splice of parts) {
-      if (splice.from < cursor) continue; // inside a range already replaced (a removed element)
+      if (splice.from < cursor) {
+        // Overlaps a range already written: an insertion or edit there belonged to what was
+        // replaced; a deletion still removes whatever of its range is left.
+        if (splice.to > cursor && splice.doc === null && splice.text === "") cursor = splice.to;
+        continue;
+      }
       push(bytes.subarray(cursor, splice.from));
       if (splice.doc !== null) {
         const content = splice.doc.emit();
@@ -695,12 +700,12 @@ class Doc implements DocView {
 // ---------------------------------------------------------------------------------------------
 // Applying
 
-/** State of one apply(): the document style and a counter that orders insertions. */
+/** State of one apply(): the document style, root namespace bindings, and a counter that orders insertions. */
 class PlanRun {
   private styleCache: DocumentStyle | null = null;
   seq = 0;
   constructor(
-    public base: Doc | null,
+    /** The input as tokenized at the start (style and root bindings are read from it). */
     readonly bytes: Uint8Array,
     readonly table: TokenTable,
   ) {}
@@ -750,9 +755,8 @@ class CompiledPlan implements Plan {
       throw new PatchError("malformed-xml", `the input is not well-formed XML: ${e.message}`, { line: e.line, column: e.column, offset: e.offset, xmlError: e });
     }
     if (this.compiled.length === 0) return bytes.slice();
-    const run = new PlanRun(null, bytes, result.table);
+    const run = new PlanRun(bytes, result.table);
     let base = new Doc(bytes, result.table, run, false, null);
-    run.base = base;
     for (const op of this.compiled) {
       if (op.selector.hasPosition && anyStructural(base)) base = rebase(run, base, options);
       try {
@@ -776,9 +780,7 @@ function rebase(run: PlanRun, base: Doc, options?: PatchOptions): Doc {
   const bytes = base.emit();
   const result = tokenize(bytes, options);
   if (!result.ok) throw new Error(`domsplice: intermediate output is not well-formed (a bug): ${result.error.message}`);
-  const next = new Doc(bytes, result.table, run, false, null);
-  run.base = next;
-  return next;
+  return new Doc(bytes, result.table, run, false, null);
 }
 
 function noMatch(op: CompiledOp, what = "no element matches"): PatchError {
