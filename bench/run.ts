@@ -16,7 +16,8 @@
 //   FILTER    run only tasks whose name contains one of these (results not written)
 
 import { Bench } from "tinybench";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchInputs, type BenchInput } from "./inputs.ts";
@@ -26,9 +27,40 @@ import { renderBarChart } from "./chart.ts";
 import { txmlPatch } from "./peers/txml.ts";
 import { parseXmlPatch } from "./peers/parse-xml.ts";
 import { xmlbuilder2Patch } from "./peers/xmlbuilder2.ts";
-import { compile, patch, tokenize, type PatchOp } from "domsplice";
+import type { PatchOp } from "domsplice";
 
-const resultsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "results");
+const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const resultsDir = path.join(repoRoot, "bench", "results");
+
+/** The library under test, loaded in main() once the bundle is known to be current. */
+let domsplice: typeof import("domsplice");
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * Resolves "domsplice" as a user's import would; when that is the dist/ bundle (Node) and the
+ * bundle is missing or older than src/ or assembly/, rebuilds it first, so the figures are
+ * never those of stale code. Returns the resolved file, recorded with the results.
+ */
+function ensureCurrentBundle(): string {
+  const resolved = fileURLToPath(import.meta.resolve("domsplice"));
+  if (resolved.includes(`${path.sep}dist${path.sep}`)) {
+    const sources = Math.max(newestMtime(path.join(repoRoot, "src")), newestMtime(path.join(repoRoot, "assembly")));
+    if (!existsSync(resolved) || statSync(resolved).mtimeMs < sources) {
+      console.log("dist/ is missing or older than the sources: npm run build");
+      const build = spawnSync("npm", ["run", "build"], { cwd: repoRoot, stdio: "inherit" });
+      if (build.status !== 0) throw new Error("npm run build failed");
+    }
+  }
+  return path.relative(repoRoot, resolved);
+}
 
 type Group = "floor" | "tokenize" | "patch";
 
@@ -53,6 +85,7 @@ function checkedPatch(name: string, input: Uint8Array, run: (input: Uint8Array) 
 
 function tokenizeTask(kernel: "ts" | "wasm"): (input: Uint8Array) => () => unknown {
   return (input) => {
+    const { tokenize } = domsplice;
     const result = tokenize(input, { kernel });
     if (!result.ok) throw new Error(`tokenize (${kernel}): ${result.error.line}:${result.error.column}: ${result.error.message}`);
     const other = tokenize(input, { kernel: kernel === "ts" ? "wasm" : "ts" });
@@ -67,7 +100,7 @@ const TASKS: TaskSpec[] = [
     group: "patch",
     ours: true,
     prepare: (input) => {
-      const plan = compile(ops);
+      const plan = domsplice.compile(ops);
       checkedPatch("domsplice plan.apply", input, (bytes) => plan.apply(bytes));
       return () => plan.apply(input);
     },
@@ -77,6 +110,7 @@ const TASKS: TaskSpec[] = [
     group: "patch",
     ours: true,
     prepare: (input) => {
+      const { patch } = domsplice;
       checkedPatch("domsplice patch", input, (bytes) => patch(bytes, ops));
       return () => patch(input, ops);
     },
@@ -138,8 +172,8 @@ const TASKS: TaskSpec[] = [
 function budgetFor(input: BenchInput, quick: boolean) {
   if (quick) return { time: 100, iterations: 3, warmupTime: 20, warmupIterations: 2 };
   return input.bytes.length > 512 * 1024
-    ? { time: 1000, iterations: 6, warmupTime: 150, warmupIterations: 3 }
-    : { time: 600, iterations: 20, warmupTime: 100, warmupIterations: 10 };
+    ? { time: 2000, iterations: 8, warmupTime: 300, warmupIterations: 3 }
+    : { time: 1000, iterations: 20, warmupTime: 200, warmupIterations: 10 };
 }
 
 interface Measurement {
@@ -307,6 +341,9 @@ async function main(): Promise<void> {
   const filters = args.filter((a) => !a.startsWith("--"));
   const tasks = filters.length === 0 ? TASKS : TASKS.filter((t) => filters.some((f) => t.name.includes(f)));
   if (tasks.length === 0) throw new Error(`no task matches ${filters.join(", ")}`);
+  const domspliceModule = ensureCurrentBundle();
+  domsplice = await import("domsplice");
+  console.log(`domsplice loaded from ${domspliceModule}`);
   const inputs = benchInputs();
   const machine = describeMachine();
   const started = performance.now();
@@ -334,6 +371,7 @@ async function main(): Promise<void> {
     machine,
     inputs: inputs.map((i) => ({ label: i.label, bytes: i.bytes.length })),
     method: {
+      domsplice: `imported as "domsplice" through package.json exports: ${domspliceModule}`,
       statistic: "mean latency per operation (tinybench); throughput = input bytes / mean",
       budgets: Object.fromEntries(inputs.map((i) => [i.label, budgetFor(i, false)])),
       patchOps: PATCH_OPS,
