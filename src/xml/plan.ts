@@ -565,6 +565,10 @@ class Doc implements DocView {
 
   /** The document with every pending edit applied (fragments: without the wrapper). */
   emit(): Uint8Array {
+    if (this.removals.length === 0 && this.insertions.length === 0 && this.attributeEdits === null && this.textEdits === null && this.expansions === null) {
+      // Untouched: a fragment is its own bytes inside the wrapper, shared, not copied.
+      return this.wrapped ? this.bytes.subarray(WRAP_OPEN.length, this.bytes.length - WRAP_CLOSE.length) : this.bytes.slice();
+    }
     const parts = this.collectSplices();
     const bytes = this.bytes;
     const chunks: Uint8Array[] = [];

@@ -28,7 +28,7 @@ export interface DocumentStyle {
 
 const decoder = new TextDecoder();
 
-/** Looks at the first few hundred tokens; every style question is settled long before that. */
+/** Looks at the first 1024 tokens (counts of quote characters and empty-element forms there). */
 export function detectStyle(bytes: Uint8Array, table: TokenTable): DocumentStyle {
   const { kind, start, end, link, count } = table;
   let doubleQuotes = 0;
@@ -36,7 +36,8 @@ export function detectStyle(bytes: Uint8Array, table: TokenTable): DocumentStyle
   let emptyTags = 0;
   let explicitEmpty = 0;
   let indentUnit: string | null = null;
-  const limit = Math.min(count, 4096);
+  // A libvirt domain settles every question within its first few hundred tokens.
+  const limit = Math.min(count, 1024);
   for (let i = 0; i < limit; i++) {
     const k = kind[i];
     if (k === K_ATTRIBUTE) {
