@@ -257,6 +257,14 @@ describe("operations apply in order, each seeing the ones before it", () => {
     ]);
     assert.equal(out, `<a>\n  <os>x</os>\n</a>`);
   });
+  test("replace an element an earlier add inserted, then edit the replacement", () => {
+    const out = patch(`<a>\n  <b/>\n</a>`, [
+      { op: "add", path: "/a", xml: "<c/>" },
+      { op: "replace", path: "/a/c", xml: "<d/>" },
+      { op: "set", path: "/a/d/@x", value: "1" },
+    ]);
+    assert.equal(out, `<a>\n  <b/>\n  <d x="1"/>\n</a>`);
+  });
   test("replace then edit the replacement", () => {
     const out = patch(`<a>\n  <b/>\n</a>`, [
       { op: "replace", path: "/a/b", xml: "<c/>" },

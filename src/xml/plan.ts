@@ -871,7 +871,7 @@ function applyOp(run: PlanRun, base: Doc, op: CompiledOp): void {
           throw new PatchError("not-applicable", `${op.label}: the root element can only be replaced by exactly one element`, { opIndex: op.index, path: op.op.path });
         }
       }
-      for (const m of matches) replaceElement(run, asDoc(m.view), m.element, op.fragment!);
+      for (const m of matches) replaceElement(run, m, op.fragment!);
       return;
     }
   }
@@ -991,7 +991,9 @@ function insertBeside(run: PlanRun, doc: Doc, m: Match, source: FragmentSource, 
   }
 }
 
-function replaceElement(run: PlanRun, doc: Doc, element: number, source: FragmentSource): void {
+function replaceElement(run: PlanRun, m: Match, source: FragmentSource): void {
+  const doc = asDoc(m.view);
+  const element = m.element;
   const { start, end } = doc.table;
   const close = doc.closeOf(element);
   const indent = run.style.indentUnit !== null ? doc.indentAt(start[element]) : null;
@@ -999,22 +1001,9 @@ function replaceElement(run: PlanRun, doc: Doc, element: number, source: Fragmen
   doc.markDead(element);
   doc.removals.push({ from: start[element], to: end[close] });
   doc.structural = true;
-  // The replacement is found by later selectors as a child of the same parent; the parent is
-  // not known here, so attach it to the nearest enclosing element found by link structure.
-  const parent = parentOf(doc, element);
-  if (parent >= 0) doc.attachFragment(parent, fragment);
+  // Later selectors find the replacement where the old element was: under the same parent.
+  if (m.parent >= 0) asDoc(m.parentView).attachFragment(m.parent, fragment);
   doc.insertions.push({ offset: start[element], seq: run.seq++, before: "", doc: fragment, after: "" });
-}
-
-/** The enclosing element of `element` in `doc` (-1 at the top): a backward scan. */
-function parentOf(doc: Doc, element: number): number {
-  const { kind, link } = doc.table;
-  for (let i = element - 1; i >= 0; i--) {
-    const k = kind[i];
-    if (k === K_END_TAG) i = link[i];
-    else if (k === K_START_TAG) return doc.wrapped && i === 0 ? -1 : i;
-  }
-  return -1;
 }
 
 /** Removes an element with the line it stands on; false when an earlier op already removed it. */
