@@ -311,6 +311,14 @@ function markdownOf(results: Measurement[], inputs: BenchInput[], goals: Goal[],
   }
   lines.push("", "| goal | measured | target | met |", "|---|---:|---:|---|");
   for (const g of goals) lines.push(`| ${g.name} | ${g.value.toFixed(g.unit === "x" ? 1 : 2)} ${g.unit} | >= ${g.goal} ${g.unit} | ${g.met ? "yes" : "**no**"} |`);
+  lines.push(
+    "",
+    "Notes: domsplice is loaded as `import \"domsplice\"` (under Node the esbuild bundle in dist/, what users run). " +
+      "@rgrove/parse-xml has no serializer; bench/peers/parse-xml-serializer.ts is ours, minimal. " +
+      "txml runs with keepWhitespace and keepComments, entities passed through raw, and no HTML void elements " +
+      "(its default would break `<input></input>`); xmlbuilder2 keeps whitespace-only text. " +
+      "Every patch contender's output is checked for the three edits before timing (bench/edits.ts).",
+  );
   lines.push("", "![benchmark chart](bench.svg)", "");
   return lines.join("\n");
 }

@@ -202,6 +202,14 @@ describe("patch", () => {
     assert.equal(statSync(out).mode & 0o777, 0o640);
   });
 
+  test("--in and --out may name the same file (edit in place)", () => {
+    const file = path.join(scratch, "in-place.xml");
+    writeFileSync(file, readFileSync(domainXml));
+    const run = domsplice(["patch", "--patch", passtJson, "--in", file, "--out", file]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(new Uint8Array(readFileSync(file)), expectedPasstOutput());
+  });
+
   test("a patch document that is not an array of operations exits 2 naming the file and the problem", () => {
     const cases: [name: string, content: string, expected: RegExp][] = [
       ["object.json", '{"op": "remove", "path": "/domain/devices/interface"}', /object\.json: the patch document is an object; expected an array/],
