@@ -54,12 +54,27 @@ function newestMtime(dir: string): number {
 
 let scratch: string;
 
-before(() => {
-  // bin/domsplice runs the bundle; build it when missing or older than the sources.
+before(async () => {
+  // bin/domsplice runs dist/cli.js. Without a build at all (no embedded WASM kernel yet), run
+  // the full build; when only the bundle is missing or older than src/, re-bundle just the CLI
+  // (as scripts/build.mjs does), which writes nothing under src/ that parallel test files read.
   const bundle = path.join(repoRoot, "dist", "cli.js");
-  if (!existsSync(bundle) || statSync(bundle).mtimeMs < newestMtime(path.join(repoRoot, "src"))) {
+  if (!existsSync(path.join(repoRoot, "src", "xml", "kernel.wasm.generated.ts"))) {
     const build = spawnSync("npm", ["run", "build"], { cwd: repoRoot, encoding: "utf8" });
     assert.equal(build.status, 0, `npm run build failed:\n${build.stdout}\n${build.stderr}`);
+  } else if (!existsSync(bundle) || statSync(bundle).mtimeMs < newestMtime(path.join(repoRoot, "src"))) {
+    const { build } = await import("esbuild");
+    await build({
+      absWorkingDir: repoRoot,
+      entryPoints: { cli: "src/cli.ts" },
+      outdir: "dist",
+      bundle: true,
+      format: "esm",
+      platform: "node",
+      target: "node20",
+      packages: "external",
+      logLevel: "warning",
+    });
   }
   scratch = mkdtempSync(path.join(tmpdir(), "domsplice-cli-"));
 });
