@@ -66,11 +66,22 @@ function align16(x: number): number {
   return (x + 15) & ~15;
 }
 
-/** Grows the kernel's memory to at least `bytes`. */
+/**
+ * Grows the kernel's memory to at least `bytes`. Linear memory never shrinks, so after a large
+ * input the instance keeps that much reserved (untouched pages cost no physical memory).
+ */
 function ensureMemory(memory: WebAssembly.Memory, bytes: number): void {
   const have = memory.buffer.byteLength;
-  if (bytes > have) memory.grow(Math.ceil((bytes - have) / PAGE));
+  if (bytes <= have) return;
+  try {
+    memory.grow(Math.ceil((bytes - have) / PAGE));
+  } catch (cause) {
+    throw new RangeError(`WASM kernel: cannot grow its memory to ${bytes} bytes; use kernel: "ts" for inputs this large`, { cause });
+  }
 }
+
+/** "auto" never picks WASM above this size: wasm32 memory ends at 4 GiB, input and table included. */
+export const WASM_KERNEL_MAX_BYTES = 256 * 1024 * 1024;
 
 /** Makes room in `table` for `capacity` tokens, keeping the first table.count. */
 function reserveTokens(table: TokenTableBuilder, capacity: number): void {
@@ -184,22 +195,24 @@ export function scanBodyWasm(
 }
 
 // tokenize()'s "auto" kernel, chosen by measurement (bench/crossover.ts, results in
-// bench/results/crossover.json; AMD EPYC, 2 cores, Node 20.20, tokenize() of KubeVirt domain XML):
+// bench/results/crossover.json; AMD EPYC, 2 cores shared with other work, Node 20.20.2,
+// tokenize() of KubeVirt domain XML, median µs):
 //
-//   input    warm: TS µs  WASM µs      cold (fresh process): TS µs  WASM µs
-//   300 B          3.8      3.1                              746     2675
-//   1 KB           8.8      5.2                             1307     4561
-//   8 KB          28.0     12.0                             2764     4871
-//   64 KB        379      118                              11307     6831
-//   1 MB        3578     1277                              37849    10670
+//   input    warm (same process): TS   WASM      cold (one call, fresh process): TS   WASM
+//   300 B                         3.4    2.2                                    969   3037
+//   1 KB                          4.7    5.4                                   1132   2158
+//   8 KB                         27.6   10.1                                   1793   2991
+//   64 KB                       199     63                                     5395   3713
+//   1 MB                       3240   1105                                    29412   7966
 //
-// Warm, WASM is ahead from a few hundred bytes up. Cold, its first call pays about 2 ms
-// (decoding and compiling the module, first runs unoptimized), which the faster scan repays
-// from about 26 KB (linear fit between 8 KB and 64 KB). So: WASM from 24 KiB until the module
-// is loaded, and from 512 bytes once it is.
+// Warm, WASM is ahead from 8 KB up in every run and at 300 B and 1 KB in three of four (the
+// machine is shared; these are within noise). Cold, its first call pays 1.5-2.5 ms (decoding
+// and compiling the module, first runs unoptimized), which the faster scan repays from about
+// 26, 34 and 31 KB in three runs (linear fit between 8 KB and 64 KB). So: WASM from 32 KiB
+// until the module is loaded, and from 512 bytes once it is.
 
 /** "auto" uses WASM for inputs of at least this many bytes while the module is not loaded yet. */
-export const WASM_KERNEL_MIN_BYTES_COLD = 24 * 1024;
+export const WASM_KERNEL_MIN_BYTES_COLD = 32 * 1024;
 /** ... and from this many bytes once it is. */
 export const WASM_KERNEL_MIN_BYTES_WARM = 512;
 
@@ -210,6 +223,7 @@ let unavailable = false;
  * module when the answer is yes; a runtime without WebAssembly SIMD gets the TS kernel.
  */
 export function preferWasmKernel(n: number): boolean {
+  if (n > WASM_KERNEL_MAX_BYTES) return false;
   if (kernel !== null) return n >= WASM_KERNEL_MIN_BYTES_WARM;
   if (n < WASM_KERNEL_MIN_BYTES_COLD || unavailable) return false;
   try {
