@@ -15,6 +15,8 @@ export interface Machine {
   cores: number;
   memoryGiB: number;
   os: string;
+  /** The runtime this benchmark ran under, e.g. "Node 20.20.2" or "Bun 1.4.5". */
+  ranOn: string;
   runtimes: { node: string; v8: string; bun: string | null; deno: string | null };
   libraries: Record<string, string>;
 }
@@ -43,6 +45,13 @@ function versionOf(binary: string, args: string[]): string | null {
   }
 }
 
+function currentRuntime(): string {
+  const versions = process.versions as Record<string, string | undefined>;
+  if (versions.bun) return `Bun ${versions.bun}`;
+  if (versions.deno) return `Deno ${versions.deno}`;
+  return `Node ${versions.node}`;
+}
+
 function packageVersion(name: string): string {
   const manifest = path.join(repoRoot, name === "domsplice" ? "" : path.join("node_modules", name), "package.json");
   return JSON.parse(readFileSync(manifest, "utf8")).version;
@@ -54,6 +63,7 @@ export function describeMachine(): Machine {
     cores: os.availableParallelism?.() ?? os.cpus().length,
     memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
+    ranOn: currentRuntime(),
     runtimes: {
       node: process.versions.node,
       v8: process.versions.v8,
