@@ -404,7 +404,8 @@ describe("WASM kernel agrees with the TypeScript scanner on fuzzed input", () =>
       { numRuns: 4000 },
     );
     assert.ok(rejected > 100 && rejected < 4000, `both accepted and rejected documents (${rejected} rejected)`);
-    console.log("outcomes", JSON.stringify([...seen.entries()].sort((a, b) => a[0] - b[0])), "mean size", Math.round(totalBytes / 4000));
+    const byCode = [...seen.entries()].sort((a, b) => a[0] - b[0]).map(([code, count]) => `${code}:${count}`);
+    console.log(`generated documents by scan result (ScanError:count): ${byCode.join(" ")}; mean size ${Math.round(totalBytes / 4000)} bytes`);
   });
 
   test("5,000 generated documents with byte flips, overwrites, truncations, insertions, deletions", () => {
