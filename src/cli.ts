@@ -75,13 +75,10 @@ class UsageError extends Error {
   }
 }
 
-interface Io {
-  stderr(line: string): void;
+/** Every failure is reported as exactly one line on stderr. */
+function printError(line: string): void {
+  process.stderr.write(line + "\n");
 }
-
-const io: Io = {
-  stderr: (line) => process.stderr.write(line + "\n"),
-};
 
 /** Runs the command line; resolves to the exit status. */
 export async function main(argv: string[]): Promise<number> {
@@ -94,14 +91,14 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof UsageError) {
       const help = error.helpCommand === "" ? "domsplice --help" : `domsplice ${error.helpCommand} --help`;
-      io.stderr(`domsplice${error.helpCommand ? " " + error.helpCommand : ""}: ${error.message}; see '${help}'`);
+      printError(`domsplice${error.helpCommand ? " " + error.helpCommand : ""}: ${error.message}; see '${help}'`);
       return EXIT_BAD_INPUT;
     }
     if (error instanceof FileError || error instanceof PatchDocumentError) {
-      io.stderr(error instanceof PatchDocumentError ? error.toLine() : error.message);
+      printError(error instanceof PatchDocumentError ? error.toLine() : error.message);
       return EXIT_BAD_INPUT;
     }
-    io.stderr(`domsplice: internal error: ${error instanceof Error ? error.message : String(error)}`);
+    printError(`domsplice: internal error: ${error instanceof Error ? error.message : String(error)}`);
     return EXIT_BUG;
   }
 }
@@ -234,12 +231,12 @@ function reportPatchError(error: unknown, patchFile: string, inputName: string):
   const message = error.message.split("\n")[0];
   if (error.opIndex !== undefined) {
     const place = error.line !== undefined ? ` (at ${inputName}:${error.line}:${error.column})` : "";
-    io.stderr(`${patchFile}:ops[${error.opIndex}]: ${message}${place}`);
+    printError(`${patchFile}:ops[${error.opIndex}]: ${message}${place}`);
   } else if (error.line !== undefined) {
     // Same words as `domsplice check` for the same document.
-    io.stderr(`${inputName}:${error.line}:${error.column}: ${error.xmlError?.message ?? message}`);
+    printError(`${inputName}:${error.line}:${error.column}: ${error.xmlError?.message ?? message}`);
   } else {
-    io.stderr(`${inputName}: ${message}`);
+    printError(`${inputName}: ${message}`);
   }
   return EXIT_BAD_INPUT;
 }
@@ -258,14 +255,14 @@ async function runCheck(args: string[]): Promise<number> {
       bytes = file === "-" ? await readStdin() : await readInputFile(file);
     } catch (error) {
       if (!(error instanceof FileError)) throw error;
-      io.stderr(error.message);
+      printError(error.message);
       status = EXIT_BAD_INPUT;
       continue;
     }
     const result = check(bytes);
     if (!result.ok) {
       const { line, column, message } = result.error;
-      io.stderr(`${file === "-" ? "<stdin>" : file}:${line}:${column}: ${message}`);
+      printError(`${file === "-" ? "<stdin>" : file}:${line}:${column}: ${message}`);
       status = EXIT_BAD_INPUT;
     }
   }
