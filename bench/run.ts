@@ -310,6 +310,18 @@ function markdownOf(results: Measurement[], inputs: BenchInput[], goals: Goal[],
     const ours = results.find((m) => m.task === task)?.ours;
     lines.push(`| ${ours ? `**${task}**` : task} | ${cells.join(" | ")} |`);
   }
+  lines.push("", "How many times faster domsplice's patch is than each DOM contender (mean time ratio; compiled plan / compile + apply):", "");
+  lines.push(`| peer | ${inputs.map((i) => i.label).join(" | ")} |`, `|---|${inputs.map(() => "---:").join("|")}|`);
+  for (const peer of [...new Set(results.filter((m) => m.group === "patch" && !m.ours).map((m) => m.task))]) {
+    const cells = inputs.map((i) => {
+      const p = find(results, peer, i.label);
+      const compiled = find(results, "domsplice patch (compiled plan)", i.label);
+      const each = find(results, "domsplice patch (compile + apply)", i.label);
+      if (!p || !compiled || !each) return "n/a";
+      return `${(p.meanUs / compiled.meanUs).toFixed(1)}x / ${(p.meanUs / each.meanUs).toFixed(1)}x`;
+    });
+    lines.push(`| ${peer} | ${cells.join(" | ")} |`);
+  }
   lines.push("", "| goal | measured | target | met |", "|---|---:|---:|---|");
   for (const g of goals) lines.push(`| ${g.name} | ${g.value.toFixed(g.unit === "x" ? 1 : 2)} ${g.unit} | >= ${g.goal} ${g.unit} | ${g.met ? "yes" : "**no**"} |`);
   lines.push(
