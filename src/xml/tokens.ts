@@ -95,7 +95,7 @@ export class TokenTableBuilder implements TokenTable {
   /** Appends a token and returns its index. */
   push(kind: TokenKind, start: number, end: number, mid: number, link: number): number {
     const i = this.count;
-    if (i === this.kind.length) this.grow();
+    if (i === this.kind.length) this.reserve(i * 2);
     this.kind[i] = kind;
     this.start[i] = start;
     this.end[i] = end;
@@ -105,22 +105,24 @@ export class TokenTableBuilder implements TokenTable {
     return i;
   }
 
-  private grow(): void {
-    const capacity = this.kind.length * 2;
+  /** Makes room for `capacity` tokens in all, keeping the ones already written. */
+  reserve(capacity: number): void {
+    if (this.kind.length >= capacity) return;
+    const keep = this.count;
     const kind = new Uint8Array(capacity);
-    kind.set(this.kind);
+    kind.set(this.kind.subarray(0, keep));
     this.kind = kind;
     const start = new Uint32Array(capacity);
-    start.set(this.start);
+    start.set(this.start.subarray(0, keep));
     this.start = start;
     const end = new Uint32Array(capacity);
-    end.set(this.end);
+    end.set(this.end.subarray(0, keep));
     this.end = end;
     const mid = new Uint32Array(capacity);
-    mid.set(this.mid);
+    mid.set(this.mid.subarray(0, keep));
     this.mid = mid;
     const link = new Int32Array(capacity);
-    link.set(this.link);
+    link.set(this.link.subarray(0, keep));
     this.link = link;
   }
 }

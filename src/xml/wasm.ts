@@ -83,27 +83,6 @@ function ensureMemory(memory: WebAssembly.Memory, bytes: number): void {
 /** "auto" never picks WASM above this size: wasm32 memory ends at 4 GiB, input and table included. */
 export const WASM_KERNEL_MAX_BYTES = 256 * 1024 * 1024;
 
-/** Makes room in `table` for `capacity` tokens, keeping the first table.count. */
-function reserveTokens(table: TokenTableBuilder, capacity: number): void {
-  if (table.kind.length >= capacity) return;
-  const keep = table.count;
-  const kind = new Uint8Array(capacity);
-  kind.set(table.kind.subarray(0, keep));
-  const start = new Uint32Array(capacity);
-  start.set(table.start.subarray(0, keep));
-  const end = new Uint32Array(capacity);
-  end.set(table.end.subarray(0, keep));
-  const mid = new Uint32Array(capacity);
-  mid.set(table.mid.subarray(0, keep));
-  const link = new Int32Array(capacity);
-  link.set(table.link.subarray(0, keep));
-  table.kind = kind;
-  table.start = start;
-  table.end = end;
-  table.mid = mid;
-  table.link = link;
-}
-
 /**
  * The WASM counterpart of scanBody (scan.ts): same arguments, same tokens appended to `table`,
  * same references appended to `refs`, same result.
@@ -175,7 +154,7 @@ export function scanBodyWasm(
     const buffer = k.memory.buffer;
     const total = k.tokenCount();
     const written = total - base;
-    reserveTokens(table, total);
+    table.reserve(total);
     table.kind.set(new Uint8Array(buffer, kindPtr, written), base);
     table.start.set(new Uint32Array(buffer, startPtr, written), base);
     table.end.set(new Uint32Array(buffer, endPtr, written), base);
