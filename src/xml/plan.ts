@@ -155,23 +155,20 @@ const POSITIONS = ["append", "prepend", "before", "after"];
 class FragmentSource {
   readonly wrapped: Uint8Array;
   readonly table: TokenTable;
-  private readonly layouts = new Map<string, { bytes: Uint8Array; table: TokenTable }>();
+  private readonly layouts = new Map<string, LaidOutFragment>();
 
   constructor(wrapped: Uint8Array, table: TokenTable) {
     this.wrapped = wrapped;
     this.table = table;
   }
 
-  /** The fragment laid out for `indent` in `style`, wrapped and tokenized. */
-  layout(indent: string | null, style: DocumentStyle): { bytes: Uint8Array; table: TokenTable } {
+  /** The fragment laid out for `indent` in `style`, wrapped (tokenized when first needed). */
+  layout(indent: string | null, style: DocumentStyle): LaidOutFragment {
     const key = `${indent}|${style.indentUnit}|${style.newline}|${style.selfClosing}`;
     let cached = this.layouts.get(key);
     if (cached === undefined) {
       const text = formatFragment(this.wrapped, this.table, indent, style);
-      const wrapped = encoder.encode(WRAP_OPEN + text + WRAP_CLOSE);
-      const result = tokenize(wrapped);
-      if (!result.ok) throw new Error(`domsplice: re-laid-out fragment is not well-formed: ${result.error.message}`);
-      cached = { bytes: wrapped, table: result.table };
+      cached = { bytes: encoder.encode(WRAP_OPEN + text + WRAP_CLOSE), table: null };
       if (this.layouts.size > 64) this.layouts.clear();
       this.layouts.set(key, cached);
     }
@@ -181,6 +178,24 @@ class FragmentSource {
 
 const WRAP_OPEN = "<w>";
 const WRAP_CLOSE = "</w>";
+
+/**
+ * A fragment's bytes as inserted. Its token table is built only when a later op walks into it
+ * or edits it: most inserted fragments are just written out.
+ */
+interface LaidOutFragment {
+  bytes: Uint8Array;
+  table: TokenTable | null;
+}
+
+function tableOf(fragment: LaidOutFragment): TokenTable {
+  if (fragment.table === null) {
+    const result = tokenize(fragment.bytes);
+    if (!result.ok) throw new Error(`domsplice: re-laid-out fragment is not well-formed (a bug): ${result.error.message}`);
+    fragment.table = result.table;
+  }
+  return fragment.table;
+}
 
 interface CompiledOp {
   index: number;
@@ -486,15 +501,24 @@ class Doc implements DocView {
   /** Insertions or removals here or in a fragment below. */
   structural = false;
 
+  private tokens: TokenTable | null;
+
   constructor(
     readonly bytes: Uint8Array,
-    readonly table: TokenTable,
+    table: TokenTable | null,
     readonly plan: PlanRun,
     /** Whether this is a fragment inside a WRAP_OPEN/WRAP_CLOSE wrapper. */
     readonly wrapped: boolean,
     /** For fragments: the indentation of the line the fragment starts on. */
     readonly firstLineIndent: string | null,
-  ) {}
+    private readonly laidOut: LaidOutFragment | null = null,
+  ) {
+    this.tokens = table;
+  }
+
+  get table(): TokenTable {
+    return this.tokens ?? (this.tokens = tableOf(this.laidOut!));
+  }
 
   get floor(): number {
     return this.wrapped ? WRAP_OPEN.length : 0;
@@ -559,8 +583,8 @@ class Doc implements DocView {
 
   /** Builds a fragment document for `source` laid out at `indent`. */
   fragmentDoc(source: FragmentSource, indent: string | null): Doc {
-    const { bytes, table } = source.layout(indent, this.plan.style);
-    return new Doc(bytes, table, this.plan, true, indent);
+    const laidOut = source.layout(indent, this.plan.style);
+    return new Doc(laidOut.bytes, laidOut.table, this.plan, true, indent, laidOut);
   }
 
   /** The document with every pending edit applied (fragments: without the wrapper). */

@@ -114,6 +114,15 @@ export function parseSelector(source: string, namespaces: Readonly<Record<string
   return parser.parse(namespaces);
 }
 
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
+/** Characters that end a name in a selector: whitespace and / [ ] @ = ( ) ' " * , | ! < > */
+function isDelimiter(c: number): boolean {
+  return isSpace(c) || c === 0x2f || c === 0x5b || c === 0x5d || c === 0x40 || c === 0x3d || c === 0x28 || c === 0x29 || c === 0x27 || c === 0x22 || c === 0x2a || c === 0x2c || c === 0x7c || c === 0x21 || c === 0x3c || c === 0x3e;
+}
+
 class SelectorParser {
   pos = 0;
   hasPosition = false;
@@ -129,7 +138,7 @@ class SelectorParser {
   }
 
   skipSpace(): void {
-    while (this.pos < this.source.length && /\s/.test(this.source[this.pos])) this.pos++;
+    while (this.pos < this.source.length && isSpace(this.source.charCodeAt(this.pos))) this.pos++;
   }
 
   parse(namespaces: Readonly<Record<string, string>>): Selector {
@@ -187,7 +196,7 @@ class SelectorParser {
       this.pos++;
       return { any: true, prefix: null, local: new Uint8Array(0), text: "*" };
     }
-    while (this.pos < s.length && !/[\s/\[\]@=()'"*,|!<>]/.test(s[this.pos])) this.pos++;
+    while (this.pos < s.length && !isDelimiter(s.charCodeAt(this.pos))) this.pos++;
     const text = s.slice(start, this.pos);
     if (text === "") this.fail(this.pos < s.length ? `expected a name but found '${s[this.pos]}'` : "expected a name at the end");
     if (/^[-.0-9]/.test(text)) this.fail(`'${text}' is not a name (names cannot start with a digit, '-' or '.')`, start);
