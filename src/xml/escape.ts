@@ -76,3 +76,18 @@ export function bytesEqual(bytes: Uint8Array, from: number, to: number, expected
   for (let i = 0; i < n; i++) if (bytes[from + i] !== expected[i]) return false;
   return true;
 }
+
+/**
+ * `text` as UTF-8. Selector names and values are short and almost always ASCII, where copying
+ * char codes beats TextEncoder's fixed cost per call by an order of magnitude.
+ */
+export function utf8(text: string): Uint8Array {
+  const n = text.length;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) return encoder.encode(text);
+    out[i] = c;
+  }
+  return out;
+}

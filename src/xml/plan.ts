@@ -39,7 +39,7 @@ const K_ATTRIBUTE = 10; // TokenKind.Attribute
 import { type XmlError } from "./errors.ts";
 import { tokenize } from "./tokenizer.ts";
 import { toUtf8 } from "./encoding.ts";
-import { decodeReferences, escapeAttribute, escapeText } from "./escape.ts";
+import { decodeReferences, escapeAttribute, escapeText, utf8 } from "./escape.ts";
 import { isXmlFragment, type XmlFragment } from "./fragment.ts";
 import { detectStyle, lineBreakBefore, lineEndsAfter, lineIndent, nextAfterAttributes, type DocumentStyle } from "./style.ts";
 import {
@@ -139,8 +139,8 @@ export interface Plan {
 // ---------------------------------------------------------------------------------------------
 // Compiling
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const documentEncoder = new TextEncoder();
 
 const OP_FIELDS: Record<string, string[]> = {
   add: ["op", "path", "pos", "xml", "optional", "namespaces"],
@@ -168,7 +168,7 @@ class FragmentSource {
     let cached = this.layouts.get(key);
     if (cached === undefined) {
       const text = formatFragment(this.wrapped, this.table, indent, style);
-      cached = { bytes: encoder.encode(WRAP_OPEN + text + WRAP_CLOSE), table: null };
+      cached = { bytes: utf8(WRAP_OPEN + text + WRAP_CLOSE), table: null };
       if (this.layouts.size > 64) this.layouts.clear();
       this.layouts.set(key, cached);
     }
@@ -315,7 +315,7 @@ function checkEnsurePath(selector: Selector, label: string, index: number, path:
 }
 
 function checkFragment(text: string, label: string, index: number, path: string): FragmentSource {
-  const wrapped = encoder.encode(WRAP_OPEN + text + WRAP_CLOSE);
+  const wrapped = utf8(WRAP_OPEN + text + WRAP_CLOSE);
   const result = tokenize(wrapped);
   if (!result.ok) {
     const e = result.error;
@@ -615,11 +615,11 @@ class Doc implements DocView {
       if (splice.doc !== null) {
         const content = splice.doc.emit();
         if (content.length > 0) {
-          if (splice.text !== null) push(encoder.encode(splice.text));
+          if (splice.text !== null) push(utf8(splice.text));
           push(content);
-          if (splice.after !== "") push(encoder.encode(splice.after));
+          if (splice.after !== "") push(utf8(splice.after));
         }
-      } else if (splice.text !== null && splice.text !== "") push(encoder.encode(splice.text));
+      } else if (splice.text !== null && splice.text !== "") push(utf8(splice.text));
       cursor = splice.to;
     }
     push(bytes.subarray(cursor, stop));
@@ -653,7 +653,7 @@ class Doc implements DocView {
         let lastEnd = mid[tag];
         for (let a = tag + 1; a < this.table.count && kind[a] === K_ATTRIBUTE && link[a] === tag; a++) lastEnd = end[a];
         for (const [name, value] of edits) {
-          const a = findAttribute(this, tag, encoder.encode(name));
+          const a = findAttribute(this, tag, utf8(name));
           if (a >= 0) {
             if (value === null) {
               const previousEnd = a - 1 === tag ? mid[tag] : end[a - 1];
@@ -770,10 +770,10 @@ class CompiledPlan implements Plan {
   apply(input: string, options?: PatchOptions): string;
   apply(input: Uint8Array | string, options?: PatchOptions): Uint8Array | string;
   apply(input: Uint8Array | string, options?: PatchOptions): Uint8Array | string {
-    if (typeof input === "string") return decoder.decode(this.applyUtf8(encoder.encode(input), options));
+    if (typeof input === "string") return decoder.decode(this.applyUtf8(documentEncoder.encode(input), options));
     if (!(input instanceof Uint8Array)) throw new PatchError("invalid-input", `patch input must be a Uint8Array or a string, not ${describe(input)}`);
-    const { utf8, fromUtf8 } = toUtf8(input);
-    return fromUtf8(this.applyUtf8(utf8, options));
+    const converted = toUtf8(input);
+    return converted.fromUtf8(this.applyUtf8(converted.utf8, options));
   }
 
   private applyUtf8(bytes: Uint8Array, options?: PatchOptions): Uint8Array {
@@ -1118,7 +1118,7 @@ function chainFragment(run: PlanRun, selector: Selector, from: number): Fragment
     if (text === "") text = style.selfClosing ? `<${tag}/>` : `<${tag}></${name}>`;
     else text = `<${tag}>${text}</${name}>`;
   }
-  const wrapped = encoder.encode(WRAP_OPEN + text + WRAP_CLOSE);
+  const wrapped = utf8(WRAP_OPEN + text + WRAP_CLOSE);
   const result = tokenize(wrapped);
   if (!result.ok) throw new PatchError("invalid-op", `ensure ${selector.source}: cannot create ${text}: ${result.error.message}`, { path: selector.source });
   return new FragmentSource(wrapped, result.table);

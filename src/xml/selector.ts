@@ -38,7 +38,7 @@ const K_TEXT = 6; // TokenKind.Text
 const K_START_TAG = 7; // TokenKind.StartTag
 const K_EMPTY_TAG = 8; // TokenKind.EmptyTag
 const K_ATTRIBUTE = 10; // TokenKind.Attribute
-import { bytesEqual, decodeReferences } from "./escape.ts";
+import { bytesEqual, decodeReferences, utf8 } from "./escape.ts";
 
 export const WELL_KNOWN_NAMESPACES: Readonly<Record<string, string>> = Object.freeze({
   qemu: "http://libvirt.org/schemas/domain/qemu/1.0",
@@ -103,7 +103,6 @@ export class SelectorError extends Error {
   }
 }
 
-const encoder = new TextEncoder();
 
 // ---------------------------------------------------------------------------------------------
 // Parsing
@@ -202,12 +201,12 @@ class SelectorParser {
     if (/^[-.0-9]/.test(text)) this.fail(`'${text}' is not a name (names cannot start with a digit, '-' or '.')`, start);
     const colon = text.indexOf(":");
     if (colon !== text.lastIndexOf(":") || colon === 0 || colon === text.length - 1) this.fail(`'${text}' is not a valid qualified name`, start);
-    if (isAttribute) return { any: false, prefix: null, local: encoder.encode(text), text };
+    if (isAttribute) return { any: false, prefix: null, local: utf8(text), text };
     if (colon > 0) {
       this.hasPrefix = true;
-      return { any: false, prefix: text.slice(0, colon), local: encoder.encode(text.slice(colon + 1)), text };
+      return { any: false, prefix: text.slice(0, colon), local: utf8(text.slice(colon + 1)), text };
     }
-    return { any: false, prefix: null, local: encoder.encode(text), text };
+    return { any: false, prefix: null, local: utf8(text), text };
   }
 
   predicate(): Predicate {
@@ -276,7 +275,7 @@ class SelectorParser {
     if (close < 0) this.fail("unclosed quoted value");
     const valueText = s.slice(this.pos + 1, close);
     this.pos = close + 1;
-    return { steps, target, attribute, value: encoder.encode(valueText), valueText };
+    return { steps, target, attribute, value: utf8(valueText), valueText };
   }
 }
 
@@ -513,7 +512,7 @@ function finalHolds(condition: Condition, view: DocView, element: number): boole
 /** The decoded value of attribute `name` of tag `tag`, after earlier ops' edits, or null. */
 export function attributeValueBytes(view: DocView, tag: number, name: Uint8Array): Uint8Array | null {
   const override = view.attributeOverride(tag, name);
-  if (override !== undefined) return override === null ? null : encoder.encode(override);
+  if (override !== undefined) return override === null ? null : utf8(override);
   const a = findAttribute(view, tag, name);
   if (a < 0) return null;
   const end = view.table.end[a];
@@ -544,7 +543,7 @@ export function findAttribute(view: DocView, tag: number, name: Uint8Array): num
 /** An element's own character data (Text and CDATA children, references decoded), after edits. */
 export function elementTextBytes(view: DocView, element: number): Uint8Array {
   const override = view.textOverride(element);
-  if (override !== undefined) return encoder.encode(override);
+  if (override !== undefined) return utf8(override);
   const { kind, start, end, link } = view.table;
   if (kind[element] !== K_START_TAG) return new Uint8Array(0);
   const parts: Uint8Array[] = [];
