@@ -101,6 +101,27 @@ export function refTotal(): i32 {
   return refCount;
 }
 
+/**
+ * Moves the token arrays of the last scan together, each `count` entries long, from `to` on:
+ * kind, then (4-byte aligned) start, end, mid and link. Every array moves down or stays, so the
+ * copies never overwrite entries still to be moved. The loader then copies the whole block out
+ * with one ArrayBuffer.slice instead of allocating and filling five arrays. Returns its size.
+ */
+export function pack(to: usize): i32 {
+  const n = <usize>count;
+  memory.copy(to, kindBase, n);
+  let at = (to + n + 3) & ~<usize>3;
+  const words = n << 2;
+  memory.copy(at, startBase, words);
+  at += words;
+  memory.copy(at, endBase, words);
+  at += words;
+  memory.copy(at, midBase, words);
+  at += words;
+  memory.copy(at, linkBase, words);
+  return <i32>(at + words - to);
+}
+
 // @ts-ignore: decorator
 @inline function tStart(k: i32): i32 {
   return load<i32>(startBase + (<usize>k << 2));
@@ -253,39 +274,6 @@ function initSplats(): void {
   return r < n ? r : n;
 }
 
-/** First offset >= i holding '<', '&', ']' or a special byte. */
-// @ts-ignore: decorator
-@inline function skipTextRun(i: i32, n: i32): i32 {
-  while (i < n) {
-    const v = v128.load(<usize>i, INPUT);
-    const hit = v128.or(
-      v128.or(i8x16.eq(v, vLT), i8x16.eq(v, vAMP)),
-      v128.or(i8x16.eq(v, vRBRACKET), specialLanes(v)),
-    );
-    const mask = i8x16.bitmask(hit);
-    if (mask != 0) return firstLane(i, mask, n);
-    i += 16;
-  }
-  return n;
-}
-
-/** First offset >= i holding `quote`, '<', '&' or a special byte. */
-// @ts-ignore: decorator
-@inline function skipAttributeValueRun(i: i32, n: i32, quote: i32): i32 {
-  const q = quote == QUOT ? vQUOT : vAPOS;
-  while (i < n) {
-    const v = v128.load(<usize>i, INPUT);
-    const hit = v128.or(
-      v128.or(i8x16.eq(v, vLT), i8x16.eq(v, vAMP)),
-      v128.or(i8x16.eq(v, q), specialLanes(v)),
-    );
-    const mask = i8x16.bitmask(hit);
-    if (mask != 0) return firstLane(i, mask, n);
-    i += 16;
-  }
-  return n;
-}
-
 /** First offset >= i holding `stop` ('-' in comments, '?' in PIs, ']' in CDATA) or a special byte. */
 function skipRunTo(i: i32, n: i32, stop: i32): i32 {
   const s = i8x16.splat(<i8>stop);
@@ -346,9 +334,12 @@ function skipRunTo(i: i32, n: i32, stop: i32): i32 {
       if (i >= n) return n;
       continue;
     }
-    i += ctz(mask);
+    const lane = ctz(mask);
+    i += lane;
     if (i >= n) return n;
-    if (byteAt(i) < 0x80) return i;
+    // The stop byte's sign bit from the vector already loaded, not a reload of the byte: the
+    // load would sit on the critical path of every name.
+    if (((i8x16.bitmask(v) >> lane) & 1) == 0) return i;
     break;
   }
   while (i < n) {
@@ -443,10 +434,27 @@ function scanReference(p: i32, n: i32, inAttribute: bool): i32 {
 // @ts-ignore: decorator
 @inline function scanText(i: i32, n: i32): i32 {
   while (true) {
-    i = skipTextRun(i, n);
+    // skipTextRun inlined, with '<' (the usual stop) told apart by its own mask instead of
+    // reloading the byte at the stop.
+    while (i < n) {
+      const v = v128.load(<usize>i, INPUT);
+      const lt = i8x16.bitmask(i8x16.eq(v, vLT));
+      const other = i8x16.bitmask(v128.or(
+        i8x16.eq(v, vAMP),
+        v128.or(i8x16.eq(v, vRBRACKET), specialLanes(v)),
+      ));
+      const all = lt | other;
+      if (all != 0) {
+        const at = i + ctz(all);
+        if (at >= n) return n;
+        if ((lt & (all & -all)) != 0) return at;
+        i = at;
+        break;
+      }
+      i += 16;
+    }
     if (i >= n) return n;
     const c = byteAt(i);
-    if (c == LT) return i;
     if (c == AMP) {
       i = scanReference(i, n, false);
       if (i < 0) return -1;
@@ -470,9 +478,28 @@ function scanTrailingSpace(i: i32, n: i32): i32 {
 // @ts-ignore: decorator
 @inline function scanAttributeValue(q: i32, n: i32, tagStart: i32): i32 {
   const quote = byteAt(q);
+  const vq = quote == QUOT ? vQUOT : vAPOS;
   let i = q + 1;
   while (true) {
-    i = skipAttributeValueRun(i, n, quote);
+    // skipAttributeValueRun inlined, with the closing quote (the usual stop) told apart by
+    // its own mask instead of reloading the byte at the stop.
+    while (i < n) {
+      const v = v128.load(<usize>i, INPUT);
+      const close = i8x16.bitmask(i8x16.eq(v, vq));
+      const other = i8x16.bitmask(v128.or(
+        v128.or(i8x16.eq(v, vLT), i8x16.eq(v, vAMP)),
+        specialLanes(v),
+      ));
+      const all = close | other;
+      if (all != 0) {
+        const at = i + ctz(all);
+        if (at >= n) return fail(E.UnexpectedEof, n, tagStart);
+        if ((close & (all & -all)) != 0) return at + 1;
+        i = at;
+        break;
+      }
+      i += 16;
+    }
     if (i >= n) return fail(E.UnexpectedEof, n, tagStart);
     const c = byteAt(i);
     if (c == quote) return i + 1;

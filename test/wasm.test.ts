@@ -9,10 +9,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { scanBody, type ScanResult } from "../src/xml/scan.ts";
-import { scanBodyWasm } from "../src/xml/wasm.ts";
+import { scanBodyWasm, releaseLentTable, wasmTableLent } from "../src/xml/wasm.ts";
 import { DEFAULT_LIMITS, EntityRefList, TokenKind, TokenTableBuilder, type Limits } from "../src/xml/tokens.ts";
 import { ScanError } from "../src/xml/errors.ts";
-import { tokenize, type TokenizeResult } from "../src/xml/tokenizer.ts";
+import { tokenize, tokenizeLent, type TokenizeResult } from "../src/xml/tokenizer.ts";
 
 const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const corpus = process.env.DOMSPLICE_CORPUS ?? path.resolve(repoRoot, "../shared/corpus");
@@ -155,21 +155,21 @@ describe("WASM kernel agrees with the TypeScript scanner on the corpora", () => 
   });
 });
 
-describe("tokenize() gives the same answer with either kernel", () => {
-  function sameOutcome(ts: TokenizeResult, wasm: TokenizeResult, label: string): void {
-    assert.equal(wasm.ok, ts.ok, `${label}: accepted by both or neither`);
-    if (!ts.ok || !wasm.ok) {
-      assert.deepEqual(wasm.ok ? null : wasm.error, ts.ok ? null : ts.error, `${label}: same error`);
-      return;
-    }
-    const count = ts.table.count;
-    assert.equal(wasm.table.count, count, `${label}: token count`);
-    assert.equal(wasm.table.root, ts.table.root, `${label}: root`);
-    for (const column of ["kind", "start", "end", "mid", "link"] as const) {
-      assert.ok(equalArrays(wasm.table[column].subarray(0, count), ts.table[column].subarray(0, count)), `${label}: ${column}`);
-    }
+function sameOutcome(ts: TokenizeResult, wasm: TokenizeResult, label: string): void {
+  assert.equal(wasm.ok, ts.ok, `${label}: accepted by both or neither`);
+  if (!ts.ok || !wasm.ok) {
+    assert.deepEqual(wasm.ok ? null : wasm.error, ts.ok ? null : ts.error, `${label}: same error`);
+    return;
   }
+  const count = ts.table.count;
+  assert.equal(wasm.table.count, count, `${label}: token count`);
+  assert.equal(wasm.table.root, ts.table.root, `${label}: root`);
+  for (const column of ["kind", "start", "end", "mid", "link"] as const) {
+    assert.ok(equalArrays(wasm.table[column].subarray(0, count), ts.table[column].subarray(0, count)), `${label}: ${column}`);
+  }
+}
 
+describe("tokenize() gives the same answer with either kernel", () => {
   test("every corpus file and W3C case, through the real prolog and DTD checks", () => {
     for (const file of [...domainFiles, ...w3cFiles]) {
       const bytes = readFileSync(file);
@@ -183,6 +183,41 @@ describe("tokenize() gives the same answer with either kernel", () => {
       sameOutcome(tokenize(bytes, { kernel: "ts" }), auto, `auto, ${bytes.length} bytes`);
       sameOutcome(tokenize(bytes, { kernel: "wasm" }), auto, `auto, ${bytes.length} bytes`);
     }
+  });
+});
+
+describe("a lent table (tokenizeLent: views onto the kernel's memory)", () => {
+  test("is the same table, and tokenize calls while it is lent neither change it nor fail", () => {
+    const bytes = repeatedDomain(64 * 1024);
+    const lent = tokenizeLent(bytes, { kernel: "wasm" });
+    try {
+      assert.ok(wasmTableLent(), "the WASM kernel ran and lent its arrays");
+      sameOutcome(tokenize(bytes, { kernel: "ts" }), lent, "lent table");
+      assert.ok(lent.ok);
+      const snapshot = (["kind", "start", "end", "mid", "link"] as const).map((column) => lent.table[column].slice(0, lent.table.count));
+      // What plan.ts does while it holds the table: tokenize fragments and whole documents,
+      // larger ones too (a scan there would have to grow the memory and detach the views).
+      for (const other of [readFileSync(path.join(corpus, "kubevirt", "domain.xml")), repeatedDomain(1 << 20)]) {
+        for (const kernel of ["wasm", "auto"] as const) {
+          sameOutcome(tokenize(other, { kernel: "ts" }), tokenize(other, { kernel }), `nested ${kernel}, ${other.length} bytes`);
+          sameOutcome(tokenize(other, { kernel: "ts" }), tokenizeLent(other, { kernel }), `nested lending ${kernel}, ${other.length} bytes`);
+        }
+      }
+      (["kind", "start", "end", "mid", "link"] as const).forEach((column, c) => {
+        assert.ok(equalArrays(lent.table[column].subarray(0, lent.table.count), snapshot[c]), `lent ${column} unchanged`);
+      });
+    } finally {
+      releaseLentTable();
+    }
+    assert.ok(!wasmTableLent());
+    sameOutcome(tokenize(bytes, { kernel: "ts" }), tokenize(bytes, { kernel: "wasm" }), "after release");
+  });
+
+  test("a lending call that fails lends nothing", () => {
+    const broken = encoder.encode("<a>" + "<b x='1'/>".repeat(200) + "</c>");
+    const result = tokenizeLent(broken, { kernel: "wasm" });
+    assert.equal(result.ok, false);
+    assert.ok(!wasmTableLent());
   });
 });
 

@@ -35,6 +35,7 @@ interface KernelExports {
   tokenCount(): number;
   rootIndex(): number;
   refTotal(): number;
+  pack(to: number): number;
 }
 
 /** Where the kernel expects the input (assembly/chars.ts INPUT): page 0 is its static data. */
@@ -80,6 +81,22 @@ function ensureMemory(memory: WebAssembly.Memory, bytes: number): void {
   }
 }
 
+/**
+ * Whether the last lending scan's table (views onto the kernel's memory) is still in use. While
+ * it is, the kernel must not run: another scan would overwrite it, and growing the memory
+ * would detach its views. tokenize() then uses the TS kernel.
+ */
+let lent = false;
+
+export function wasmTableLent(): boolean {
+  return lent;
+}
+
+/** Ends the loan of the last lent table: its arrays may be overwritten by the next WASM scan. */
+export function releaseLentTable(): void {
+  lent = false;
+}
+
 /** "auto" never picks WASM above this size: wasm32 memory ends at 4 GiB, input and table included. */
 export const WASM_KERNEL_MAX_BYTES = 256 * 1024 * 1024;
 
@@ -93,7 +110,9 @@ export function scanBodyWasm(
   table: TokenTableBuilder,
   refs: EntityRefList,
   limits: Limits,
+  lend = false,
 ): ScanResult {
+  if (lent) throw new Error("WASM kernel: a lent token table is still in use (releaseLentTable() first)");
   const k = loadKernel();
   const n = bytes.length;
   const base = table.count;
@@ -103,19 +122,22 @@ export function scanBodyWasm(
   let refCapacity = 64;
   let copied = false;
   while (true) {
+    // Each token array holds the prolog's `base` tokens, then the kernel's; the kernel is
+    // given the address of entry `base`.
+    const capacity = base + tokenCapacity;
     let at = align16(INPUT + n + PADDING);
     const stackPtr = at;
     at = align16(at + 4 * (Math.min(limits.maxDepth, Math.floor(n / 3) + 1) + 1));
     const kindPtr = at;
-    at = align16(at + tokenCapacity);
+    at = align16(at + capacity);
     const startPtr = at;
-    at += 4 * tokenCapacity;
+    at += 4 * capacity;
     const endPtr = at;
-    at += 4 * tokenCapacity;
+    at += 4 * capacity;
     const midPtr = at;
-    at += 4 * tokenCapacity;
+    at += 4 * capacity;
     const linkPtr = at;
-    at += 4 * tokenCapacity;
+    at += 4 * capacity;
     const refStartPtr = at;
     at += 4 * refCapacity;
     const refEndPtr = at;
@@ -127,6 +149,14 @@ export function scanBodyWasm(
       new Uint8Array(k.memory.buffer, INPUT, n).set(bytes);
       copied = true;
     }
+    if (base > 0) {
+      const buffer = k.memory.buffer;
+      new Uint8Array(buffer, kindPtr, base).set(table.kind.subarray(0, base));
+      new Uint32Array(buffer, startPtr, base).set(table.start.subarray(0, base));
+      new Uint32Array(buffer, endPtr, base).set(table.end.subarray(0, base));
+      new Uint32Array(buffer, midPtr, base).set(table.mid.subarray(0, base));
+      new Int32Array(buffer, linkPtr, base).set(table.link.subarray(0, base));
+    }
     const code = k.scan(
       n,
       from,
@@ -135,11 +165,11 @@ export function scanBodyWasm(
       base,
       stackPtr,
       tokenCapacity,
-      kindPtr,
-      startPtr,
-      endPtr,
-      midPtr,
-      linkPtr,
+      kindPtr + base,
+      startPtr + 4 * base,
+      endPtr + 4 * base,
+      midPtr + 4 * base,
+      linkPtr + 4 * base,
       refCapacity,
       refStartPtr,
       refEndPtr,
@@ -151,24 +181,41 @@ export function scanBodyWasm(
       if (refTotal > refCapacity) refCapacity = refTotal;
       continue;
     }
-    const buffer = k.memory.buffer;
-    const total = k.tokenCount();
-    const written = total - base;
-    table.reserve(total);
-    table.kind.set(new Uint8Array(buffer, kindPtr, written), base);
-    table.start.set(new Uint32Array(buffer, startPtr, written), base);
-    table.end.set(new Uint32Array(buffer, endPtr, written), base);
-    table.mid.set(new Uint32Array(buffer, midPtr, written), base);
-    table.link.set(new Int32Array(buffer, linkPtr, written), base);
-    table.count = total;
-    const root = k.rootIndex();
-    if (root >= 0) table.root = root;
     if (refTotal > 0) {
+      const buffer = k.memory.buffer;
       const refStart = new Uint32Array(buffer, refStartPtr, refTotal);
       const refEnd = new Uint32Array(buffer, refEndPtr, refTotal);
       const refAttr = new Uint8Array(buffer, refAttrPtr, refTotal);
       for (let r = 0; r < refTotal; r++) refs.push(refStart[r], refEnd[r], refAttr[r] === 1);
     }
+    const total = k.tokenCount();
+    if (lend) {
+      // Views onto the kernel's own arrays: no copy, no allocation but the five views.
+      const buffer = k.memory.buffer;
+      table.kind = new Uint8Array(buffer, kindPtr, total);
+      table.start = new Uint32Array(buffer, startPtr, total);
+      table.end = new Uint32Array(buffer, endPtr, total);
+      table.mid = new Uint32Array(buffer, midPtr, total);
+      table.link = new Int32Array(buffer, linkPtr, total);
+      table.count = total;
+      const root = k.rootIndex();
+      if (root >= 0) table.root = root;
+      lent = true;
+      return { error: code as ScanError, offset: k.resultOffset(), aux: k.resultAux() };
+    }
+    // One block out instead of five arrays allocated (zero-filled) and then filled: the
+    // kernel packs the arrays together in place and ArrayBuffer.slice copies them in one go.
+    const size = k.pack(kindPtr);
+    const block = k.memory.buffer.slice(kindPtr, kindPtr + size);
+    const words = (total + 3) & ~3;
+    table.kind = new Uint8Array(block, 0, total);
+    table.start = new Uint32Array(block, words, total);
+    table.end = new Uint32Array(block, words + 4 * total, total);
+    table.mid = new Uint32Array(block, words + 8 * total, total);
+    table.link = new Int32Array(block, words + 12 * total, total);
+    table.count = total;
+    const root = k.rootIndex();
+    if (root >= 0) table.root = root;
     return { error: code as ScanError, offset: k.resultOffset(), aux: k.resultAux() };
   }
 }
