@@ -26,9 +26,12 @@ export interface DocumentStyle {
   indentUnit: string | null;
 }
 
-const decoder = new TextDecoder();
-
-/** Looks at the first 1024 tokens (counts of quote characters and empty-element forms there). */
+/**
+ * Looks at the first 1024 tokens (counts of quote characters and empty-element forms there).
+ * One pass, no string until the indent unit is found: on KubeVirt's 8 KB domain this ran at
+ * ~3 µs of plan.apply's ~11 µs when it decoded two indentation strings per start tag through
+ * TextDecoder; indentation is spaces and tabs, read here as char codes (see asciiText).
+ */
 export function detectStyle(bytes: Uint8Array, table: TokenTable): DocumentStyle {
   const { kind, start, end, link, count } = table;
   let doubleQuotes = 0;
@@ -46,17 +49,19 @@ export function detectStyle(bytes: Uint8Array, table: TokenTable): DocumentStyle
     } else if (k === K_EMPTY_TAG) {
       emptyTags++;
     } else if (k === K_START_TAG) {
-      if (link[i] === nextAfterAttributes(table, i)) explicitEmpty++;
+      const c = nextAfterAttributes(table, i);
+      if (link[i] === c) explicitEmpty++;
       if (indentUnit === null) {
         // The first child that is markup (element, comment, PI), after whitespace.
-        const c = nextAfterAttributes(table, i);
         const child = c + 1;
         const ck = kind[child];
         if (c < count && kind[c] === K_TEXT && child < link[i] && (ck === K_START_TAG || ck === K_EMPTY_TAG || ck === K_COMMENT || ck === K_PI)) {
-          const parentIndent = lineIndent(bytes, start[i], 0);
-          const childIndent = lineIndent(bytes, start[child], 0);
-          if (parentIndent !== null && childIndent !== null && childIndent.length > parentIndent.length && childIndent.startsWith(parentIndent)) {
-            indentUnit = childIndent.slice(parentIndent.length);
+          const parentStart = indentStart(bytes, start[i], 0);
+          const childStart = indentStart(bytes, start[child], 0);
+          const parentLength = start[i] - parentStart;
+          const childLength = start[child] - childStart;
+          if (parentStart >= 0 && childStart >= 0 && childLength > parentLength && sameBytes(bytes, parentStart, childStart, parentLength)) {
+            indentUnit = asciiText(bytes, childStart + parentLength, start[child]);
           }
         }
       }
@@ -66,6 +71,21 @@ export function detectStyle(bytes: Uint8Array, table: TokenTable): DocumentStyle
   const lf = bytes.indexOf(0x0a);
   if (lf > 0 && bytes[lf - 1] === 0x0d) newline = "\r\n";
   return { quote: singleQuotes > doubleQuotes ? 0x27 : 0x22, selfClosing: emptyTags >= explicitEmpty, newline, indentUnit };
+}
+
+function sameBytes(bytes: Uint8Array, a: number, b: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (bytes[a + i] !== bytes[b + i]) return false;
+  return true;
+}
+
+/**
+ * Bytes [from, to) that are all ASCII (indentation: spaces and tabs) as a string, without
+ * TextDecoder, whose fixed cost per call (~0.3 µs) dominated these few-byte reads.
+ */
+function asciiText(bytes: Uint8Array, from: number, to: number): string {
+  let text = "";
+  for (let i = from; i < to; i++) text += bytes[i] === 0x09 ? "\t" : " ";
+  return text;
 }
 
 /** The token after tag `tag`'s attributes. */
@@ -80,10 +100,16 @@ export function nextAfterAttributes(table: TokenTable, tag: number): number {
  * line (offset `floor` counts as a line start), else null.
  */
 export function lineIndent(bytes: Uint8Array, offset: number, floor: number): string | null {
+  const from = indentStart(bytes, offset, floor);
+  return from < 0 ? null : asciiText(bytes, from, offset);
+}
+
+/** Where the indentation before `offset` starts (see lineIndent), or -1. */
+function indentStart(bytes: Uint8Array, offset: number, floor: number): number {
   let p = offset;
   while (p > floor && (bytes[p - 1] === 0x20 || bytes[p - 1] === 0x09)) p--;
-  if (p > floor && bytes[p - 1] !== 0x0a && bytes[p - 1] !== 0x0d) return null;
-  return decoder.decode(bytes.subarray(p, offset));
+  if (p > floor && bytes[p - 1] !== 0x0a && bytes[p - 1] !== 0x0d) return -1;
+  return p;
 }
 
 /**

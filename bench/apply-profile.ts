@@ -1,0 +1,85 @@
+// What plan.apply costs beyond tokenizing, and what compile costs: the numbers the patch
+// engine's own optimisations are judged by (bench/run.ts compares whole patches with peers).
+// Bundles src/ with esbuild as the package build does (without rebuilding the WASM kernel) into
+// a temporary directory, so the figures are those of bundled code, then times on the bench
+// inputs (8 KB, 64 KB, 1 MB): tokenize alone, plan.apply (plan compiled once), and compile.
+// Figures are the median of batches. "own" is plan.apply's work on a table tokenized once
+// outside the loop (applyToTable); tokenize and apply are timed too, for reference.
+//
+// Usage: node --import tsx bench/apply-profile.ts [--cpu-prof-loop SIZE]
+//   --cpu-prof-loop SIZE   only loop applyToTable on that input ("8 KB", "64 KB", "1 MB") for ~3 s (run under
+//                          node --cpu-prof to see where apply's own time goes)
+
+import { build } from "esbuild";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { benchInputs } from "./inputs.ts";
+import { PATCH_OPS } from "./edits.ts";
+
+const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const outdir = mkdtempSync(path.join(tmpdir(), "domsplice-apply-profile-"));
+await build({
+  absWorkingDir: repoRoot,
+  stdin: {
+    contents: `export * from "./src/index.ts"; export { applyToTable } from "./src/xml/plan.ts";`,
+    resolveDir: repoRoot,
+    sourcefile: "apply-profile-entry.ts",
+    loader: "ts",
+  },
+  outfile: path.join(outdir, "index.js"),
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  packages: "external",
+  logLevel: "warning",
+});
+const lib: typeof import("../src/index.ts") & { applyToTable: typeof import("../src/xml/plan.ts").applyToTable } = await import(pathToFileURL(path.join(outdir, "index.js")).href);
+const ops = PATCH_OPS as unknown as import("../src/index.ts").PatchOp[];
+
+/** Median time per call in microseconds over `batches` batches sized to ~`batchMs` each. */
+function time(fn: () => unknown, batches = 15, batchMs = 20): number {
+  let n = 1;
+  for (;;) {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) fn();
+    if (performance.now() - t0 >= batchMs / 4) break;
+    n *= 2;
+  }
+  n *= 4;
+  const samples: number[] = [];
+  for (let b = 0; b < batches; b++) {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) fn();
+    samples.push(((performance.now() - t0) * 1000) / n);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[samples.length >> 1];
+}
+
+const inputs = benchInputs();
+const loopAt = process.argv.indexOf("--cpu-prof-loop");
+if (loopAt >= 0) {
+  const input = inputs.find((i) => i.label === process.argv[loopAt + 1]) ?? inputs[0];
+  const plan = lib.compile(ops);
+  const tokens = lib.tokenize(input.bytes);
+  if (!tokens.ok) throw new Error(tokens.error.message);
+  const stop = performance.now() + 3000;
+  while (performance.now() < stop) lib.applyToTable(plan, input.bytes, tokens.table);
+  process.exit(0);
+}
+
+const fmt = (us: number) => (us >= 1000 ? `${(us / 1000).toFixed(3)} ms` : `${us.toFixed(1)} µs`);
+console.log(`node ${process.version}; bundle ${outdir}`);
+console.log(`compile: ${fmt(time(() => lib.compile(ops)))}`);
+for (const input of inputs) {
+  const plan = lib.compile(ops);
+  const tokenize = time(() => lib.tokenize(input.bytes));
+  const apply = time(() => plan.apply(input.bytes));
+  const tokens = lib.tokenize(input.bytes);
+  if (!tokens.ok) throw new Error(tokens.error.message);
+  const own = time(() => lib.applyToTable(plan, input.bytes, tokens.table));
+  console.log(`${input.label.padEnd(6)} tokenize ${fmt(tokenize).padStart(10)}  apply ${fmt(apply).padStart(10)}  own ${fmt(own).padStart(10)}`);
+}
