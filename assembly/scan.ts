@@ -213,6 +213,7 @@ function skipSpecialChar(p: i32, n: i32): i32 {
 // v128.const in registers at every use (three instructions each), a global is one load.
 const SPLATS: usize = memory.data<u8>([
   0x3c, 0x26, 0x5d, 0x0a, 0x09, 0x0d, 0x20, 0x1f, 0x9a, 0x50, 0x8b, 0x53, 0x82, 0x5f, 0x22, 0x27,
+  0x3d,
 ]);
 let vLT: v128 = i64x2.splat(0);
 let vQUOT: v128 = i64x2.splat(0);
@@ -230,6 +231,7 @@ let vDigitLimit: v128 = i64x2.splat(0);
 let vPunctBias: v128 = i64x2.splat(0);
 let vPunctLimit: v128 = i64x2.splat(0);
 let vUnderscore: v128 = i64x2.splat(0);
+let vEQ: v128 = i64x2.splat(0);
 
 // @ts-ignore: decorator
 @inline function splatAt(k: i32): v128 {
@@ -253,6 +255,7 @@ function initSplats(): void {
   vUnderscore = splatAt(13);
   vQUOT = splatAt(14);
   vAPOS = splatAt(15);
+  vEQ = splatAt(16);
 }
 
 // ---- SIMD fast-forward runs ----
@@ -538,7 +541,38 @@ function scanTrailingSpace(i: i32, n: i32): i32 {
       return j + 2;
     }
     const attrStart = j;
-    const attrNameEnd = scanName(j, n);
+    let attrNameEnd = 0;
+    // The usual attribute, `name="value"` with all of it within the next 16 bytes, read from
+    // one vector: where the name ends, that '=' and a quote follow at once, and where the
+    // value closes. Anything else (or any doubt) takes the byte-by-byte path below, which
+    // gives the same offsets; `valueEnd` is 0 then.
+    let valueEnd = 0;
+    if (j + 16 <= n && c < 0x80 && (asciiClass(c) & NAME_START) != 0) {
+      const v = v128.load(<usize>j, INPUT);
+      const letter = i8x16.lt_s(i8x16.add(v128.or(v, vSpace), vLetterBias), vLetterLimit);
+      const digit = i8x16.lt_s(i8x16.add(v, vDigitBias), vDigitLimit);
+      const punct = i8x16.lt_s(i8x16.add(v, vPunctBias), vPunctLimit);
+      const under = i8x16.eq(v, vUnderscore);
+      const stop = ~i8x16.bitmask(v128.or(v128.or(letter, digit), v128.or(punct, under))) & 0xffff;
+      const p = ctz(stop);
+      // p == 32 when all 16 bytes are name bytes; a stop byte >= 0x80 may continue the name.
+      if (p < 16 && ((i8x16.bitmask(v) >> p) & 1) == 0) {
+        attrNameEnd = j + p;
+        if (((i8x16.bitmask(i8x16.eq(v, vEQ)) >> p) & 1) != 0 && p < 14) {
+          const quote = byteAt(j + p + 1);
+          if (quote == QUOT || quote == APOS) {
+            const close = i8x16.bitmask(i8x16.eq(v, quote == QUOT ? vQUOT : vAPOS)) >> (p + 2);
+            const other = i8x16.bitmask(v128.or(
+              v128.or(i8x16.eq(v, vLT), i8x16.eq(v, vAMP)),
+              specialLanes(v),
+            )) >> (p + 2);
+            const all = close | other;
+            if ((close & (all & -all)) != 0) valueEnd = j + p + 2 + ctz(close) + 1;
+          }
+        }
+      }
+    }
+    if (attrNameEnd == 0) attrNameEnd = scanName(j, n);
     if (attrNameEnd == j) return failAt(j, n, E.ExpectedTagEnd, i);
     if (j == spaceStart) return fail(E.ExpectedWhitespace, j, -1);
     const nameLength = attrNameEnd - attrStart;
@@ -549,6 +583,11 @@ function scanTrailingSpace(i: i32, n: i32): i32 {
       }
     }
     if (count >= tokenLimit) return failTokens(attrStart);
+    if (valueEnd != 0) {
+      push(K_ATTRIBUTE, attrStart, valueEnd, attrNameEnd, tagIdx);
+      j = valueEnd;
+      continue;
+    }
     j = skipSpace(attrNameEnd, n);
     if (j >= n) return fail(E.UnexpectedEof, n, i);
     if (byteAt(j) != EQ) return failAt(j, n, E.ExpectedEquals, i);
