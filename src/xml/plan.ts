@@ -461,6 +461,16 @@ function hasChildElement(table: TokenTable, element: number, close: number): boo
 // ---------------------------------------------------------------------------------------------
 // Documents with pending edits
 
+/** Records piece source[from, to) (to -1: all of source) for Doc.emit; returns its length. */
+function addPiece(sources: Uint8Array[], froms: number[], tos: number[], source: Uint8Array, from: number, to: number): number {
+  const end = to < 0 ? source.length : to;
+  if (end <= from) return 0;
+  sources.push(source);
+  froms.push(from);
+  tos.push(end);
+  return end - from;
+}
+
 /** New bytes at `offset` (a pure insertion) or in place of [offset, to). */
 interface Splice {
   from: number;
@@ -487,6 +497,10 @@ interface Expansion {
   insertions: Insertion[];
   /** Line break + indentation before the end tag, when its content goes on lines of its own. */
   closing: string;
+}
+
+function spliceOrder(a: Splice, b: Splice): number {
+  return a.from - b.from || a.order - b.order || a.seq - b.seq;
 }
 
 const ORDER_ATTRIBUTE = 0;
@@ -592,7 +606,13 @@ class Doc implements DocView {
     return new Doc(laidOut.bytes, laidOut.table, this.plan, true, indent, laidOut);
   }
 
-  /** The document with every pending edit applied (fragments: without the wrapper). */
+  /**
+   * The document with every pending edit applied (fragments: without the wrapper). Two passes:
+   * the first resolves the splices into pieces (ranges of this document's bytes, and new bytes)
+   * and sums their length, the second copies them into one buffer of exactly that size. No
+   * closure and no chunk subarray per piece: under tsx (which bench/run.ts runs in) every
+   * closure created per call costs a __name() call, ~9% of apply at 8 KB.
+   */
   emit(): Uint8Array {
     if (this.removals.length === 0 && this.insertions.length === 0 && this.attributeEdits === null && this.textEdits === null && this.expansions === null) {
       // Untouched: a fragment is its own bytes inside the wrapper, shared, not copied.
@@ -600,15 +620,13 @@ class Doc implements DocView {
     }
     const parts = this.collectSplices();
     const bytes = this.bytes;
-    const chunks: Uint8Array[] = [];
+    // Piece p is sources[p][froms[p], tos[p]).
+    const sources: Uint8Array[] = [];
+    const froms: number[] = [];
+    const tos: number[] = [];
     let total = 0;
     let cursor = this.wrapped ? WRAP_OPEN.length : 0;
     const stop = this.wrapped ? bytes.length - WRAP_CLOSE.length : bytes.length;
-    const push = (chunk: Uint8Array): void => {
-      if (chunk.length === 0) return;
-      chunks.push(chunk);
-      total += chunk.length;
-    };
     for (const splice of parts) {
       if (splice.from < cursor) {
         // Overlaps a range already written: an insertion or edit there belonged to what was
@@ -616,24 +634,29 @@ class Doc implements DocView {
         if (splice.to > cursor && splice.doc === null && splice.text === "") cursor = splice.to;
         continue;
       }
-      push(bytes.subarray(cursor, splice.from));
+      total += addPiece(sources, froms, tos, bytes, cursor, splice.from);
       if (splice.doc !== null) {
         const content = splice.doc.emit();
         if (content.length > 0) {
-          if (splice.text !== null) push(utf8(splice.text));
-          push(content);
-          if (splice.after !== "") push(utf8(splice.after));
+          if (splice.text !== null && splice.text !== "") total += addPiece(sources, froms, tos, utf8(splice.text), 0, -1);
+          total += addPiece(sources, froms, tos, content, 0, content.length);
+          if (splice.after !== "") total += addPiece(sources, froms, tos, utf8(splice.after), 0, -1);
         }
-      } else if (splice.text !== null && splice.text !== "") push(utf8(splice.text));
+      } else if (splice.text !== null && splice.text !== "") total += addPiece(sources, froms, tos, utf8(splice.text), 0, -1);
       cursor = splice.to;
     }
-    push(bytes.subarray(cursor, stop));
-    if (chunks.length === 1 && !this.wrapped) return chunks[0].slice();
+    total += addPiece(sources, froms, tos, bytes, cursor, stop);
+    if (sources.length === 1 && sources[0] === bytes && !this.wrapped) return bytes.slice(froms[0], tos[0]);
     const out = new Uint8Array(total);
     let at = 0;
-    for (const chunk of chunks) {
-      out.set(chunk, at);
-      at += chunk.length;
+    for (let p = 0; p < sources.length; p++) {
+      const source = sources[p];
+      const from = froms[p];
+      const n = tos[p] - from;
+      // set() with a subarray has a fixed cost (~0.1 µs) that a byte loop beats on short pieces.
+      if (n <= 32) for (let i = 0; i < n; i++) out[at + i] = source[from + i];
+      else out.set(n === source.length ? source : source.subarray(from, from + n), at);
+      at += n;
     }
     return out;
   }
@@ -643,7 +666,6 @@ class Doc implements DocView {
     const { kind, start, end, mid, link } = this.table;
     const bytes = this.bytes;
     const dead = this.dead;
-    const alive = (i: number) => dead === null || dead[i] !== 1;
     let seq = 0;
     for (const removal of this.removals) {
       splices.push({ from: removal.from, to: removal.to, order: ORDER_REMOVE, seq: seq++, text: "", doc: null, after: "" });
@@ -653,7 +675,7 @@ class Doc implements DocView {
     }
     if (this.attributeEdits !== null) {
       for (const [tag, edits] of this.attributeEdits) {
-        if (!alive(tag)) continue;
+        if (dead !== null && dead[tag] === 1) continue;
         const quote = this.quoteOf(tag);
         let lastEnd = mid[tag];
         for (let a = tag + 1; a < this.table.count && kind[a] === K_ATTRIBUTE && link[a] === tag; a++) lastEnd = end[a];
@@ -684,7 +706,7 @@ class Doc implements DocView {
     }
     if (this.textEdits !== null) {
       for (const [element, value] of this.textEdits) {
-        if (!alive(element) || kind[element] !== K_START_TAG) continue;
+        if ((dead !== null && dead[element] === 1) || kind[element] !== K_START_TAG) continue;
         const escaped = escapeText(value);
         let written = false;
         for (let i = element + 1; i < link[element]; i++) {
@@ -705,7 +727,7 @@ class Doc implements DocView {
       if (this.expansions !== null) for (const tag of this.expansions.keys()) emptyTags.add(tag);
       if (this.textEdits !== null) for (const tag of this.textEdits.keys()) if (kind[tag] === K_EMPTY_TAG) emptyTags.add(tag);
       for (const tag of emptyTags) {
-        if (!alive(tag)) continue;
+        if (dead !== null && dead[tag] === 1) continue;
         let from = end[tag] - 2;
         while (bytes[from - 1] === 0x20 || bytes[from - 1] === 0x09 || bytes[from - 1] === 0x0a || bytes[from - 1] === 0x0d) from--;
         const name = decoder.decode(bytes.subarray(start[tag] + 1, mid[tag]));
@@ -725,7 +747,7 @@ class Doc implements DocView {
         splices.push({ from, to: end[tag], order: ORDER_INSERT, seq: seq++, text: `>${content}${closing}</${name}>`, doc: null, after: "" });
       }
     }
-    splices.sort((a, b) => a.from - b.from || a.order - b.order || a.seq - b.seq);
+    splices.sort(spliceOrder);
     return splices;
   }
 }
