@@ -3,7 +3,8 @@
 // tokenize()'s "auto" kernel uses WASM (WASM_KERNEL_MIN_BYTES_COLD / _WARM in src/xml/wasm.ts). The WASM
 // figure includes copying the input into wasm memory and the token table back out. Measured
 // warm (tinybench, same process) and cold (one call in a fresh process, which for WASM includes
-// compiling the embedded module).
+// compiling the embedded module). "wasm-lent" is tokenizeLent(): the table as views onto the
+// kernel's memory (what plan.ts's apply can use), so the kernel's own cost plus the prolog.
 // Writes bench/results/crossover.json.
 //
 // Usage: node --import tsx bench/crossover.ts
@@ -13,8 +14,8 @@ import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
-import { tokenize } from "../src/xml/tokenizer.ts";
-import { WASM_KERNEL_MIN_BYTES_COLD, WASM_KERNEL_MIN_BYTES_WARM } from "../src/xml/wasm.ts";
+import { tokenize, tokenizeLent } from "../src/xml/tokenizer.ts";
+import { WASM_KERNEL_MIN_BYTES_COLD, WASM_KERNEL_MIN_BYTES_WARM, releaseLentTable } from "../src/xml/wasm.ts";
 import { execFileSync } from "node:child_process";
 import { crossoverInputs } from "./crossover-inputs.ts";
 
@@ -24,7 +25,7 @@ const inputs = crossoverInputs(readFileSync);
 interface Row {
   input: string;
   bytes: number;
-  kernel: "ts" | "wasm";
+  kernel: "ts" | "wasm" | "wasm-lent";
   meanMicros: number;
   medianMicros: number;
   mbPerSecond: number;
@@ -48,6 +49,11 @@ for (const input of inputs) {
       tokenize(input.bytes, { kernel });
     });
   }
+  // What plan.ts's apply can get: the table lent as views onto the kernel's memory, no copy out.
+  bench.add("wasm-lent", () => {
+    tokenizeLent(input.bytes, { kernel: "wasm" });
+    releaseLentTable();
+  });
   await bench.run();
   for (const task of bench.tasks) {
     const result = task.result;
@@ -57,7 +63,7 @@ for (const input of inputs) {
     rows.push({
       input: input.label,
       bytes: input.bytes.length,
-      kernel: task.name as "ts" | "wasm",
+      kernel: task.name as Row["kernel"],
       meanMicros: Math.round(meanMs * 1000 * 100) / 100,
       medianMicros: Math.round(medianMs * 1000 * 100) / 100,
       mbPerSecond: Math.round(input.bytes.length / 1e6 / (medianMs / 1000)),

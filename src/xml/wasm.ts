@@ -244,22 +244,23 @@ export function scanBodyWasm(
 // tokenize() of KubeVirt domain XML, median µs):
 //
 //   input    warm (same process): TS   WASM      cold (one call, fresh process): TS   WASM
-//   300 B                         3.4    2.2                                    969   3037
-//   1 KB                          4.7    5.4                                   1132   2158
-//   8 KB                         27.6   10.1                                   1793   2991
-//   64 KB                       199     63                                     5395   3713
-//   1 MB                       3240   1105                                    29412   7966
+//   300 B                         4.4    1.7                                    818   2049
+//   1 KB                          4.6    2.4                                    976   2511
+//   8 KB                         27.7    8.6                                   2150   4478
+//   64 KB                       201     59                                     4452   3011
+//   1 MB                       3171    908                                    17873   8566
 //
-// Warm, WASM is ahead from 8 KB up in every run and at 300 B and 1 KB in three of four (the
-// machine is shared; these are within noise). Cold, its first call pays 1.5-2.5 ms (decoding
-// and compiling the module, first runs unoptimized), which the faster scan repays from about
-// 26, 34 and 31 KB in three runs (linear fit between 8 KB and 64 KB). So: WASM from 32 KiB
-// until the module is loaded, and from 512 bytes once it is.
+// Warm, since the table leaves the kernel as one packed block (small tables) and stop bytes
+// are told apart by their SIMD masks, WASM is ahead from about 64 bytes (dist bundle, medians:
+// 10 B TS 0.77 / WASM 0.99 µs, 82 B 1.3-1.5 / 1.0-1.2, 151 B 1.5-3.2 / 1.2). Cold, its first
+// call pays 2-3 ms (decoding and compiling the module, first runs unoptimized), which the
+// faster scan repays from about 30 KB (the earlier runs: 26, 34 and 31 KB, linear fit between
+// 8 KB and 64 KB). So: WASM from 32 KiB until the module is loaded, and from 64 bytes once it is.
 
 /** "auto" uses WASM for inputs of at least this many bytes while the module is not loaded yet. */
 export const WASM_KERNEL_MIN_BYTES_COLD = 32 * 1024;
 /** ... and from this many bytes once it is. */
-export const WASM_KERNEL_MIN_BYTES_WARM = 512;
+export const WASM_KERNEL_MIN_BYTES_WARM = 64;
 
 let unavailable = false;
 
