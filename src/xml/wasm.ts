@@ -215,7 +215,11 @@ export function scanBodyWasm(
       // ArrayBuffer.slice copies them. Each ArrayBuffer costs ~1 µs (allocation, external
       // memory accounting, sweeping), more than packing a small table.
       const size = k.pack(kindPtr);
-      const block = k.memory.buffer.slice(kindPtr, kindPtr + size);
+      // new + set rather than ArrayBuffer.slice, which goes through the runtime (species
+      // constructor lookup): ~0.4 µs against ~2.3 µs for an 8 KB document's 12 KB table.
+      const packed = new Uint8Array(size);
+      packed.set(new Uint8Array(k.memory.buffer, kindPtr, size));
+      const block = packed.buffer;
       const words = (total + 3) & ~3;
       table.kind = new Uint8Array(block, 0, total);
       table.start = new Uint32Array(block, words, total);
