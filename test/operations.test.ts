@@ -192,6 +192,12 @@ describe("fragments are laid out like the document", () => {
   test("set escapes tab, newline and CR in attribute values as references", () => {
     assert.equal(patch(`<a/>`, [{ op: "set", path: "/a/@v", value: "1\t2\n3\r<&>" }]), `<a v="1&#9;2&#10;3&#13;&lt;&amp;&gt;"/>`);
   });
+  test("one plan gives each document its own quote character in the fragment it adds", () => {
+    const plan = compile([{ op: "add", path: "/a", xml: `<c x="1"/>` }]);
+    assert.equal(plan.apply(`<a y="2">\n  <b/>\n</a>`), `<a y="2">\n  <b/>\n  <c x="1"/>\n</a>`);
+    assert.equal(plan.apply(`<a y='2'>\n  <b/>\n</a>`), `<a y='2'>\n  <b/>\n  <c x='1'/>\n</a>`);
+    assert.equal(plan.apply(`<a y="2">\n  <b/>\n</a>`), `<a y="2">\n  <b/>\n  <c x="1"/>\n</a>`);
+  });
   test("set on an existing attribute keeps that attribute's quote character", () => {
     assert.equal(patch(`<a v='x' w="y"/>`, [{ op: "set", path: "/a/@v", value: `it's` }]), `<a v='it&apos;s' w="y"/>`);
   });
