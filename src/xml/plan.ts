@@ -156,16 +156,28 @@ class FragmentSource {
   readonly wrapped: Uint8Array;
   readonly table: TokenTable;
   private readonly layouts = new Map<string, LaidOutFragment>();
+  /** Whether the layout reads the document's quote (attributes) and empty-element form (<x/>). */
+  private readonly readsQuote: boolean;
+  private readonly readsSelfClosing: boolean;
 
   constructor(wrapped: Uint8Array, table: TokenTable) {
     this.wrapped = wrapped;
     this.table = table;
+    let attributes = false;
+    let emptyTags = false;
+    for (let i = 0; i < table.count; i++) {
+      if (table.kind[i] === K_ATTRIBUTE) attributes = true;
+      else if (table.kind[i] === K_EMPTY_TAG) emptyTags = true;
+    }
+    this.readsQuote = attributes;
+    this.readsSelfClosing = emptyTags;
   }
 
   /** The fragment laid out for `indent` in `style`, wrapped (tokenized when first needed). */
   layout(indent: string | null, style: DocumentStyle): LaidOutFragment {
-    // Every style field the layout reads (tagText re-quotes attribute values with style.quote).
-    const key = `${indent}|${style.indentUnit}|${style.newline}|${style.selfClosing}|${style.quote}`;
+    // Every style field the layout reads (tagText re-quotes attribute values with style.quote),
+    // and only those: the quote and empty-element form are counted over many tokens on first read.
+    const key = `${indent}|${style.indentUnit}|${style.newline}|${this.readsSelfClosing ? style.selfClosing : ""}|${this.readsQuote ? style.quote : ""}`;
     let cached = this.layouts.get(key);
     if (cached === undefined) {
       const text = formatFragment(this.wrapped, this.table, indent, style);
@@ -390,8 +402,9 @@ function tagText(bytes: Uint8Array, table: TokenTable, tag: number, style: Docum
   const { kind, start, end, mid, link, count } = table;
   let text = "";
   let cursor = start[tag];
-  const quote = style.quote;
+  let quote = -1;
   for (let a = tag + 1; a < count && kind[a] === K_ATTRIBUTE && link[a] === tag; a++) {
+    if (quote < 0) quote = style.quote;
     const own = bytes[end[a] - 1];
     if (own === quote) continue;
     const open = valueStart(bytes, mid[a], end[a]) - 1;
