@@ -40,8 +40,8 @@ export function tokenize(input: Uint8Array, options?: TokenizeOptions): Tokenize
 /**
  * tokenize() for internal callers that read the table and are done with it before they need
  * another WASM scan (plan.ts's apply). When the WASM kernel runs, the table's arrays are views
- * onto the kernel's memory instead of copies (saves ~1.7 µs of ~10 at 8 KB and ~170 µs of
- * ~1,000 at 1 MB: bench/crossover.ts, same machine). Until releaseLentTable() (wasm.ts) is
+ * onto the kernel's memory instead of copies (saves ~2 µs of ~9 at 8 KB and ~130-190 µs of
+ * ~1,000 at 1 MB: bench/crossover.ts "wasm-lent" rows, AMD EPYC, Node 20.20.2). Until releaseLentTable() (wasm.ts) is
  * called, every tokenize(), lending or not, uses the TS kernel, so nothing can overwrite the
  * lent arrays (nested tokenize calls for fragments included). Call releaseLentTable() in a
  * `finally` once the table is no longer read; calling it when nothing is lent is harmless.

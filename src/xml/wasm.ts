@@ -43,8 +43,8 @@ const INPUT = 65536;
 /**
  * Tables with fewer tokens leave the kernel packed into one ArrayBuffer, larger ones as five.
  * Copy-out cost measured per variant (scan excluded; AMD EPYC, Node 20.20.2, noisy 2-core box):
- * 8 KB (727 tokens) packed 2.3-2.8 µs, five buffers 5-7 µs; 64 KB (5,557) packed ~12 µs, five
- * ~15 µs; 1 MB (87,184) packed ~190 µs, five ~110 µs.
+ * 8 KB (727 tokens) packed ~0.4 µs (2.3-2.8 µs through ArrayBuffer.slice), five buffers 5-7 µs;
+ * 64 KB (5,557) packed ~12 µs, five ~15 µs; 1 MB (87,184) packed ~190 µs, five ~110 µs.
  */
 const PACK_BELOW_TOKENS = 16384;
 /** Bytes after the input that the kernel's 16-byte loads may touch. */
