@@ -72,6 +72,9 @@ class DetectedStyle implements DocumentStyle {
         if (kind[i] !== K_ATTRIBUTE) continue;
         if (bytes[end[i] - 1] === 0x27) singleQuotes++;
         else doubleQuotes++;
+        // Settled when the tokens left could not make either count overtake the other.
+        const left = limit - i - 1;
+        if (doubleQuotes >= singleQuotes + left || singleQuotes > doubleQuotes + left) break;
       }
       this.quoteFound = singleQuotes > doubleQuotes ? 0x27 : 0x22;
     }
