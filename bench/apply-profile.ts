@@ -6,7 +6,10 @@
 // Figures are the fastest of 15 batches. "own" is plan.apply's work on a table tokenized once
 // outside the loop (applyToTable); tokenize and apply are timed too, for reference.
 //
-// Usage: node --import tsx bench/apply-profile.ts [--cpu-prof-loop SIZE]
+// Usage: node --import tsx bench/apply-profile.ts [--vs-txml] [--cpu-prof-loop SIZE]
+//   --vs-txml              also time txml's parse + edit + stringify (bench/peers/txml.ts) and
+//                          print the issue's ratio, txml / domsplice (compiled plan, tokenize
+//                          included), measured in the same run
 //   --cpu-prof-loop SIZE   only loop applyToTable on that input ("8 KB", "64 KB", "1 MB"), or
 //                          compile ("compile") for ~3 s (run under
 //                          node --cpu-prof to see where apply's own time goes)
@@ -18,6 +21,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { benchInputs } from "./inputs.ts";
 import { PATCH_OPS } from "./edits.ts";
+import { txmlPatch } from "./peers/txml.ts";
 
 const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const outdir = mkdtempSync(path.join(tmpdir(), "domsplice-apply-profile-"));
@@ -90,5 +94,10 @@ for (const input of inputs) {
   const tokens = lib.tokenize(input.bytes);
   if (!tokens.ok) throw new Error(tokens.error.message);
   const own = time(() => lib.applyToTable(plan, input.bytes, tokens.table));
-  console.log(`${input.label.padEnd(6)} tokenize ${fmt(tokenize).padStart(10)}  apply ${fmt(apply).padStart(10)}  own ${fmt(own).padStart(10)}`);
+  let ratio = "";
+  if (process.argv.includes("--vs-txml")) {
+    const txml = time(() => txmlPatch(input.bytes), 7);
+    ratio = `  txml ${fmt(txml).padStart(10)}  txml/apply ${(txml / apply).toFixed(1)}x`;
+  }
+  console.log(`${input.label.padEnd(6)} tokenize ${fmt(tokenize).padStart(10)}  apply ${fmt(apply).padStart(10)}  own ${fmt(own).padStart(10)}${ratio}`);
 }
