@@ -203,6 +203,18 @@ describe("fragments are laid out like the document", () => {
   });
 });
 
+describe("a compiled plan applied to several documents", () => {
+  test("what one document's removals marked does not hide elements of the next", () => {
+    const plan = compile([
+      { op: "remove", path: "/r/x" },
+      { op: "set", path: "/r/y/@k", value: "1" },
+    ]);
+    assert.equal(plan.apply(`<r><x/><y/></r>`), `<r><y k="1"/></r>`);
+    assert.equal(plan.apply(`<r><y/><x/></r>`), `<r><y k="1"/></r>`);
+    assert.equal(plan.apply(`<r><y/><y/><x/></r>`), `<r><y k="1"/><y k="1"/></r>`);
+  });
+});
+
 describe("operations apply in order, each seeing the ones before it", () => {
   const domain = `<domain>\n  <devices>\n    <interface type="ethernet">\n      <alias name="ua-default"/>\n    </interface>\n  </devices>\n</domain>\n`;
   test("ensure creates an element that set then edits", () => {
