@@ -17,6 +17,12 @@
 // inserted or removed elements (sibling positions would have to count inserted and removed
 // elements in document order).
 //
+// Costs (bench/apply-profile.ts; the bench patch on KubeVirt's domain, Node 20, 2-core EPYC VM):
+// beyond tokenizing, apply takes ~6 µs at 8 KB and ~0.19 ms at 1 MB, of which writing the
+// output into a fresh buffer is ~2 µs / ~0.12 ms (the floor of any copy of that size on this
+// machine), the selector walks ~1 µs / ~0.03 ms. compile() of ops seen before is ~2 µs (parsed
+// selectors and fragments are cached by text).
+//
 // Style of what is written: see style.ts (quote, self-closing vs explicit end tags, indent,
 // line ends). Elements that are added go on their own line with their siblings' indentation
 // when the document is indented; a fragment written on one line is laid out like the
