@@ -15,7 +15,7 @@
 //                          node --cpu-prof to see where apply's own time goes)
 
 import { build } from "esbuild";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -41,6 +41,7 @@ await build({
   packages: "external",
   logLevel: "warning",
 });
+process.on("exit", () => rmSync(outdir, { recursive: true, force: true }));
 const lib: typeof import("../src/index.ts") & { applyToTable: typeof import("../src/xml/plan.ts").applyToTable } = await import(pathToFileURL(path.join(outdir, "index.js")).href);
 const ops = PATCH_OPS as unknown as import("../src/index.ts").PatchOp[];
 
@@ -85,7 +86,7 @@ if (loopAt >= 0) {
 }
 
 const fmt = (us: number) => (us >= 1000 ? `${(us / 1000).toFixed(3)} ms` : `${us.toFixed(1)} µs`);
-console.log(`node ${process.version}; bundle ${outdir}`);
+console.log(`node ${process.version}`);
 console.log(`compile: ${fmt(time(() => lib.compile(ops)))}`);
 for (const input of inputs) {
   const plan = lib.compile(ops);
