@@ -464,3 +464,10 @@ describe("ensure with prefixed names keeps the output namespace-well-formed", ()
     assert.equal(patch(once, ops), once, "the second run finds what the first created");
   });
 });
+
+describe("string input", () => {
+  test("a string whose XML declaration names UTF-16 is patched as text", () => {
+    const input = `<?xml version="1.0" encoding="UTF-16"?><a b="1"/>`;
+    assert.equal(patch(input, [{ op: "set", path: "/a/@b", value: "2" }]), `<?xml version="1.0" encoding="UTF-16"?><a b="2"/>`);
+  });
+});
