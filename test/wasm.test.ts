@@ -5,11 +5,12 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync, statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { scanBody, type ScanResult } from "../src/xml/scan.ts";
-import { scanBodyWasm, releaseLentTable, wasmTableLent } from "../src/xml/wasm.ts";
+import { scanBodyWasm, releaseLentTable, wasmTableLent, WASM_KERNEL_LOAD_AFTER_BYTES } from "../src/xml/wasm.ts";
 import { DEFAULT_LIMITS, EntityRefList, TokenKind, TokenTableBuilder, type Limits } from "../src/xml/tokens.ts";
 import { ScanError } from "../src/xml/errors.ts";
 import { tokenize, tokenizeLent, type TokenizeResult } from "../src/xml/tokenizer.ts";
@@ -469,5 +470,33 @@ describe("WASM kernel agrees with the TypeScript scanner on fuzzed input", () =>
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe("auto kernel loading policy (fresh processes)", () => {
+  // Each case runs in its own process, since loading is once per process.
+  const probe = (sizes: string) => `
+    import { tokenize } from ${JSON.stringify(new URL("../src/xml/tokenizer.ts", import.meta.url).href)};
+    import { wasmKernelLoaded } from ${JSON.stringify(new URL("../src/xml/wasm.ts", import.meta.url).href)};
+    const doc = (n) => new TextEncoder().encode("<a>" + "<b>x</b>".repeat(Math.ceil(n / 8)) + "</a>");
+    const seen = [];
+    for (const n of ${sizes}) { if (!tokenize(doc(n)).ok) throw new Error("not ok"); seen.push(wasmKernelLoaded()); }
+    console.log(JSON.stringify(seen));`;
+  const run = (sizes: string): boolean[] =>
+    JSON.parse(execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", probe(sizes)], { encoding: "utf8" }));
+
+  test("a few small documents stay on the TS kernel (the module is not loaded)", () => {
+    assert.deepEqual(run("[8000, 8000, 8000]"), [false, false, false]);
+  });
+  test("one large document loads the module at once", () => {
+    assert.deepEqual(run("[40000]"), [true]);
+  });
+  test("small documents load it once the TS kernel has scanned 1 MiB in all", () => {
+    const seen = run("Array(140).fill(8000)");
+    const docBytes = "<a>".length + 1000 * "<b>x</b>".length + "</a>".length;
+    // Calls 0..k-1 run on TS until their sum reaches 1 MiB; the next call loads the module.
+    const firstLoaded = Math.ceil(WASM_KERNEL_LOAD_AFTER_BYTES / docBytes);
+    assert.equal(seen.indexOf(true), firstLoaded);
+    assert.ok(seen.slice(firstLoaded).every(Boolean));
   });
 });
