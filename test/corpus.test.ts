@@ -4,28 +4,17 @@
 // check() and libxml2's xmllint.
 import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync, statSync, mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { readFileSync, mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { patch, tokenize, check } from "../src/index.ts";
 import { TokenKind, type TokenTable } from "../src/xml/tokens.ts";
+import { corpus, domainCorpusFiles } from "./corpus-files.ts";
 
-const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const corpus = process.env.DOMSPLICE_CORPUS ?? path.resolve(repoRoot, "../shared/corpus");
 
-function xmlFilesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) out.push(...xmlFilesUnder(full));
-    else if (name.endsWith(".xml")) out.push(full);
-  }
-  return out;
-}
 
-const files = ["libvirt-domains", "kubevirt", "tricky"].flatMap((d) => xmlFilesUnder(path.join(corpus, d)));
+const files = domainCorpusFiles();
 
 function tableOf(bytes: Uint8Array): TokenTable {
   const result = tokenize(bytes);

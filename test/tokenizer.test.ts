@@ -4,26 +4,15 @@
 // are enforced.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { tokenize } from "../src/xml/tokenizer.ts";
 import { check } from "../src/xml/check.ts";
 import { TokenKind, type TokenTable } from "../src/xml/tokens.ts";
+import { corpus, domainCorpusFiles } from "./corpus-files.ts";
 
-const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const corpus = process.env.DOMSPLICE_CORPUS ?? path.resolve(repoRoot, "../shared/corpus");
 const encoder = new TextEncoder();
 
-function xmlFilesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) out.push(...xmlFilesUnder(full));
-    else if (name.endsWith(".xml")) out.push(full);
-  }
-  return out;
-}
 
 const isSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 
@@ -93,7 +82,7 @@ function tableOf(bytes: Uint8Array): TokenTable {
   return result.table;
 }
 
-const files = ["libvirt-domains", "kubevirt", "tricky"].flatMap((d) => xmlFilesUnder(path.join(corpus, d)));
+const files = domainCorpusFiles();
 
 describe(`tokenize on the corpus (${files.length} documents)`, () => {
   test("the corpus is there", () => {

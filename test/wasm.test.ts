@@ -4,19 +4,17 @@
 // documents (byte flips, truncations, insertions, deletions, deep nesting, tight limits).
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { scanBody, type ScanResult } from "../src/xml/scan.ts";
 import { scanBodyWasm, releaseLentTable, wasmTableLent, WASM_KERNEL_LOAD_AFTER_BYTES } from "../src/xml/wasm.ts";
 import { DEFAULT_LIMITS, EntityRefList, TokenKind, TokenTableBuilder, type Limits } from "../src/xml/tokens.ts";
 import { ScanError } from "../src/xml/errors.ts";
 import { tokenize, tokenizeLent, type TokenizeResult } from "../src/xml/tokenizer.ts";
+import { corpus, domainCorpusFiles, repoRoot } from "./corpus-files.ts";
 
-const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const corpus = process.env.DOMSPLICE_CORPUS ?? path.resolve(repoRoot, "../shared/corpus");
 const encoder = new TextEncoder();
 
 interface Run {
@@ -112,17 +110,8 @@ function rootOffset(bytes: Uint8Array): number {
   }
 }
 
-function xmlFilesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) out.push(...xmlFilesUnder(full));
-    else if (name.endsWith(".xml")) out.push(full);
-  }
-  return out;
-}
 
-const domainFiles = ["libvirt-domains", "kubevirt", "tricky"].flatMap((d) => xmlFilesUnder(path.join(corpus, d)));
+const domainFiles = domainCorpusFiles();
 const w3cFiles = readFileSync(path.join(corpus, "xmlconf", "SELECTION.tsv"), "utf8")
   .split("\n")
   .filter((line) => line.trim() !== "")
