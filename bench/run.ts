@@ -11,7 +11,7 @@
 // esbuild bundle in dist/ that users get, so the figures are the shipped code's.
 // Writes bench/results/bench.json, bench.md and bench.svg (the chart the README shows).
 //
-// Usage: node --import tsx bench/run.ts [--quick] [FILTER...]   (also: npx bun bench/run.ts)
+// Usage: npm run bench -- [--quick] [FILTER...]   (bundled, plain Node; also: npx bun bench/run.ts)
 //   --quick   short time budgets (a smoke run; results are printed, not written)
 //   FILTER    run only tasks whose name contains one of these (results not written)
 // Only a full run under Node writes bench/results/; under Bun or Deno the figures are printed.
@@ -188,7 +188,7 @@ interface Measurement {
   minUs: number;
   rmePercent: number;
   samples: number;
-  /** Input bytes per second over the mean time, in MB/s (10^6). */
+  /** Input bytes per second over the median time, in MB/s (10^6). */
   mbPerS: number;
 }
 
@@ -220,7 +220,7 @@ async function measure(input: BenchInput, tasks: TaskSpec[], quick: boolean): Pr
       minUs: latency.min * 1000,
       rmePercent: latency.rme,
       samples: t.runs,
-      mbPerS: input.bytes.length / (latency.mean / 1000) / 1e6,
+      mbPerS: input.bytes.length / (latency.p50 / 1000) / 1e6,
     };
   });
 }
@@ -257,7 +257,7 @@ function goalsOf(results: Measurement[]): Goal[] {
     const a = find(results, ours, input);
     const b = find(results, peer, input);
     if (a && b) {
-      const value = b.meanUs / a.meanUs;
+      const value = b.p50Us / a.p50Us;
       goals.push({ name, value, unit: "x", goal, met: value >= goal });
     }
   };
@@ -280,7 +280,7 @@ function ratiosOf(results: Measurement[], inputs: string[]): Record<string, Reco
       for (const input of inputs) {
         const a = find(results, ours, input);
         const b = find(results, peer, input);
-        if (a && b) (table[key] ??= {})[input] = Math.round((b.meanUs / a.meanUs) * 10) / 10;
+        if (a && b) (table[key] ??= {})[input] = Math.round((b.p50Us / a.p50Us) * 10) / 10;
       }
     }
   }
@@ -297,7 +297,7 @@ function markdownOf(results: Measurement[], inputs: BenchInput[], goals: Goal[],
     "",
   );
   lines.push(
-    "Mean time per operation, bytes in -> bytes out (throughput = input bytes / mean time). Patch = ensure `/domain/cpu` and set its mode, append a passt `<interface>` to `/domain/devices`, remove every `<rom>` under an interface; peers parse, edit their tree and serialize, with UTF-8 decode/encode included.",
+    "Median time per operation (tinybench p50; medians resist the noise of a shared 2-core machine better than means), bytes in -> bytes out (throughput = input bytes / median time). Patch = ensure `/domain/cpu` and set its mode, append a passt `<interface>` to `/domain/devices`, remove every `<rom>` under an interface; peers parse, edit their tree and serialize, with UTF-8 decode/encode included.",
     "",
   );
   lines.push(`| task | ${inputs.map((i) => `${i.label} (${i.bytes.length.toLocaleString("en-US")} B)`).join(" | ")} |`);
@@ -305,12 +305,12 @@ function markdownOf(results: Measurement[], inputs: BenchInput[], goals: Goal[],
   for (const task of [...new Set(results.map((m) => m.task))]) {
     const cells = inputs.map((i) => {
       const m = find(results, task, i.label);
-      return m ? `${formatUs(m.meanUs)} (${formatRate(m.mbPerS)})` : "n/a";
+      return m ? `${formatUs(m.p50Us)} (${formatRate(m.mbPerS)})` : "n/a";
     });
     const ours = results.find((m) => m.task === task)?.ours;
     lines.push(`| ${ours ? `**${task}**` : task} | ${cells.join(" | ")} |`);
   }
-  lines.push("", "How many times faster domsplice's patch is than each DOM contender (mean time ratio; compiled plan / compile + apply):", "");
+  lines.push("", "How many times faster domsplice's patch is than each DOM contender (median time ratio; compiled plan / compile + apply):", "");
   lines.push(`| peer | ${inputs.map((i) => i.label).join(" | ")} |`, `|---|${inputs.map(() => "---:").join("|")}|`);
   for (const peer of [...new Set(results.filter((m) => m.group === "patch" && !m.ours).map((m) => m.task))]) {
     const cells = inputs.map((i) => {
@@ -318,7 +318,7 @@ function markdownOf(results: Measurement[], inputs: BenchInput[], goals: Goal[],
       const compiled = find(results, "domsplice patch (compiled plan)", i.label);
       const each = find(results, "domsplice patch (compile + apply)", i.label);
       if (!p || !compiled || !each) return "n/a";
-      return `${(p.meanUs / compiled.meanUs).toFixed(1)}x / ${(p.meanUs / each.meanUs).toFixed(1)}x`;
+      return `${(p.p50Us / compiled.p50Us).toFixed(1)}x / ${(p.p50Us / each.p50Us).toFixed(1)}x`;
     });
     lines.push(`| ${peer} | ${cells.join(" | ")} |`);
   }
@@ -340,7 +340,7 @@ function chartOf(results: Measurement[], inputs: BenchInput[], machine: ReturnTy
   const tasks = [...new Set(results.map((m) => m.task))];
   return renderBarChart({
     title: "domsplice vs DOM transforms: KubeVirt domain XML, bytes in -> bytes out",
-    subtitle: `${machine.cpu}, ${machine.cores} cores, ${machine.ranOn}; mean per operation (label: time per op, throughput)`,
+    subtitle: `${machine.cpu}, ${machine.cores} cores, ${machine.ranOn}; median per operation (label: time per op, throughput)`,
     axisLabel: "throughput in MB/s of input, log scale (longer is faster)",
     series: inputs.map((i) => i.label),
     rows: tasks.map((task) => {
@@ -349,7 +349,7 @@ function chartOf(results: Measurement[], inputs: BenchInput[], machine: ReturnTy
         label: task,
         emphasis: cells.some((m) => m?.ours),
         values: cells.map((m) => m?.mbPerS ?? null),
-        valueLabels: cells.map((m) => (m ? `${formatUs(m.meanUs)} · ${formatRate(m.mbPerS)}` : "")),
+        valueLabels: cells.map((m) => (m ? `${formatUs(m.p50Us)} · ${formatRate(m.mbPerS)}` : "")),
       };
     }),
     tickLabel: (v) => (v >= 1000 ? `${v / 1000} GB/s` : `${v} MB/s`),
@@ -374,7 +374,7 @@ async function main(): Promise<void> {
     results.push(...measured);
     console.log(`\n${input.label} (${input.bytes.length} bytes)`);
     for (const m of measured) {
-      console.log(`  ${m.task.padEnd(36)} ${formatUs(m.meanUs).padStart(9)}  ${formatRate(m.mbPerS).padStart(10)}  ±${m.rmePercent.toFixed(1)}%  n=${m.samples}`);
+      console.log(`  ${m.task.padEnd(36)} ${formatUs(m.p50Us).padStart(9)}  ${formatRate(m.mbPerS).padStart(10)}  ±${m.rmePercent.toFixed(1)}%  n=${m.samples}`);
     }
   }
   const goals = goalsOf(results);
@@ -394,7 +394,7 @@ async function main(): Promise<void> {
     inputs: inputs.map((i) => ({ label: i.label, bytes: i.bytes.length })),
     method: {
       domsplice: `imported as "domsplice" through package.json exports: ${domspliceModule}`,
-      statistic: "mean latency per operation (tinybench); throughput = input bytes / mean",
+      statistic: "median (p50) latency per operation (tinybench); throughput = input bytes / median; means are kept as meanUs",
       budgets: Object.fromEntries(inputs.map((i) => [i.label, budgetFor(i, false)])),
       patchOps: PATCH_OPS,
     },
