@@ -334,6 +334,17 @@ describe("input and output kinds", () => {
     assert.deepEqual(same, bytes);
     assert.notEqual(same.buffer, bytes.buffer);
   });
+  test("outputs of successive applies are independent: writing into one changes no other", () => {
+    const plan = compile([{ op: "set", path: "/a/@x", value: "2" }]);
+    const input = new TextEncoder().encode(`<a x="1">${"t".repeat(3000)}</a>`);
+    const outputs = Array.from({ length: 40 }, () => plan.apply(input));
+    const expected = new TextDecoder().decode(outputs[0]);
+    for (const out of outputs) out.fill(0x20);
+    const fresh = plan.apply(input);
+    assert.equal(new TextDecoder().decode(fresh), expected);
+    for (const out of outputs) assert.ok(out.every((b) => b === 0x20));
+    assert.ok(expected.startsWith(`<a x="2">`));
+  });
   test("UTF-16 input comes back as UTF-16 with its byte order mark", () => {
     const text = `<a x="é"/>`;
     const utf16 = new Uint8Array(2 + text.length * 2);
