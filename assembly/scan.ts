@@ -122,6 +122,25 @@ export function pack(to: usize): i32 {
   return <i32>(at + words - to);
 }
 
+/**
+ * First offset in [from, to) of the input holding `byte`, or -1. For the loader's callers that
+ * ask about a scanned input while its table is lent (style.ts: is there any ' at all?): 16 bytes
+ * per step where a JS loop reads one. Loads may read up to 15 bytes past `to` (the padding).
+ */
+export function findByte(from: i32, to: i32, byte: i32): i32 {
+  const s = i8x16.splat(<i8>byte);
+  let i = from;
+  while (i < to) {
+    const mask = i8x16.bitmask(i8x16.eq(v128.load(<usize>i, INPUT), s));
+    if (mask != 0) {
+      const r = i + ctz(mask);
+      return r < to ? r : -1;
+    }
+    i += 16;
+  }
+  return -1;
+}
+
 // @ts-ignore: decorator
 @inline function tStart(k: i32): i32 {
   return load<i32>(startBase + (<usize>k << 2));

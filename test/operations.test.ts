@@ -334,6 +334,23 @@ describe("input and output kinds", () => {
     assert.deepEqual(same, bytes);
     assert.notEqual(same.buffer, bytes.buffer);
   });
+  test("the quote of a new attribute follows the document's majority with either kernel", () => {
+    const plan = compile([{ op: "add", path: "/a", xml: `<n k="v"/>` }]);
+    const cases: [string, string][] = [
+      [`<a x="1"><b y="2"/></a>`, `<a x="1"><b y="2"/><n k="v"/></a>`],
+      [`<a x='1'><b y='2'/></a>`, `<a x='1'><b y='2'/><n k='v'/></a>`],
+      // A ' outside attribute quotes (text, a value, a comment) does not make them single.
+      [`<a x="1"><!-- it's --><b y="it's">'</b></a>`, `<a x="1"><!-- it's --><b y="it's">'</b><n k="v"/></a>`],
+      [`<a x='1' z="3"><b y='2'/></a>`, `<a x='1' z="3"><b y='2'/><n k='v'/></a>`],
+    ];
+    for (const kernel of ["ts", "wasm"] as const) {
+      for (const [input, expected] of cases) {
+        const padded = input.replace("<a ", `<a ${" ".repeat(80)}`);
+        const want = expected.replace("<a ", `<a ${" ".repeat(80)}`);
+        assert.equal(new TextDecoder().decode(plan.apply(new TextEncoder().encode(padded), { kernel })), want, `${kernel}: ${input}`);
+      }
+    }
+  });
   test("outputs of successive applies are independent: writing into one changes no other", () => {
     const plan = compile([{ op: "set", path: "/a/@x", value: "2" }]);
     const input = new TextEncoder().encode(`<a x="1">${"t".repeat(3000)}</a>`);

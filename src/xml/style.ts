@@ -5,6 +5,7 @@
 // "compact": new elements go in without line breaks or indentation.
 
 import type { TokenTable } from "./tokens.ts";
+import { lentInputIndexOf } from "./wasm.ts";
 
 // TokenKind values as plain constants: a const enum imported from another module is a property
 // read per use under transpilers that compile files one by one (tsx, esbuild without bundling).
@@ -60,6 +61,10 @@ class DetectedStyle implements DocumentStyle {
   }
 
   get quote(): number {
+    // No ' anywhere in the input: no attribute is single-quoted, and the answer is " without
+    // counting. Asked of the kernel when it holds the input (plan.apply's lent table): ~0.1 µs
+    // on KubeVirt's 8 KB domain, where the count below was ~1 µs (727 tokens).
+    if (this.quoteFound === 0 && lentInputIndexOf(this.bytes, 0x27, 0) === -1) this.quoteFound = 0x22;
     if (this.quoteFound === 0) {
       const { kind, end, count } = this.table;
       const limit = Math.min(count, LIMIT);

@@ -36,6 +36,7 @@ interface KernelExports {
   rootIndex(): number;
   refTotal(): number;
   pack(to: number): number;
+  findByte(from: number, to: number, byte: number): number;
 }
 
 /** Where the kernel expects the input (assembly/chars.ts INPUT): page 0 is its static data. */
@@ -94,6 +95,8 @@ function ensureMemory(memory: WebAssembly.Memory, bytes: number): void {
  * would detach its views. tokenize() then uses the TS kernel.
  */
 let lent = false;
+/** The input of the lent table, still in the kernel's memory while the loan lasts. */
+let lentInput: Uint8Array | null = null;
 
 export function wasmTableLent(): boolean {
   return lent;
@@ -102,6 +105,17 @@ export function wasmTableLent(): boolean {
 /** Ends the loan of the last lent table: its arrays may be overwritten by the next WASM scan. */
 export function releaseLentTable(): void {
   lent = false;
+  lentInput = null;
+}
+
+/**
+ * Where `byte` first occurs in `bytes` (from `from` on), searched by the kernel 16 bytes at a
+ * time when `bytes` is the input of the table currently lent (its copy is still in the
+ * kernel's memory); -2 when it is not, and the caller must look itself.
+ */
+export function lentInputIndexOf(bytes: Uint8Array, byte: number, from: number): number {
+  if (!lent || bytes !== lentInput || kernel === null) return -2;
+  return kernel.findByte(from, bytes.length, byte);
 }
 
 /** "auto" never picks WASM above this size: wasm32 memory ends at 4 GiB, input and table included. */
@@ -208,6 +222,7 @@ export function scanBodyWasm(
       const root = k.rootIndex();
       if (root >= 0) table.root = root;
       lent = true;
+      lentInput = bytes;
       return { error: code as ScanError, offset: k.resultOffset(), aux: k.resultAux() };
     }
     if (total < PACK_BELOW_TOKENS) {
