@@ -183,7 +183,15 @@ class FragmentSource {
   layout(indent: string | null, style: DocumentStyle): LaidOutFragment {
     // Every style field the layout reads (tagText re-quotes attribute values with style.quote),
     // and only those: the quote and empty-element form are counted over many tokens on first read.
-    const key = `${indent}|${style.indentUnit}|${style.newline}|${this.readsSelfClosing ? style.selfClosing : ""}|${this.readsQuote ? style.quote : ""}`;
+    const selfClosing = this.readsSelfClosing ? style.selfClosing : false;
+    const quote = this.readsQuote ? style.quote : 0;
+    // The layout asked for last time, compared field by field: a sidecar patches documents of
+    // one style, and building the key string and looking it up was ~0.15 µs per fragment.
+    const last = this.lastLayout;
+    if (last !== null && last.indent === indent && last.indentUnit === style.indentUnit && last.newline === style.newline && last.selfClosing === selfClosing && last.quote === quote) {
+      return last.laidOut;
+    }
+    const key = `${indent}|${style.indentUnit}|${style.newline}|${this.readsSelfClosing ? selfClosing : ""}|${this.readsQuote ? quote : ""}`;
     let cached = this.layouts.get(key);
     if (cached === undefined) {
       const text = formatFragment(this.wrapped, this.table, indent, style);
@@ -191,8 +199,18 @@ class FragmentSource {
       if (this.layouts.size > 64) this.layouts.clear();
       this.layouts.set(key, cached);
     }
+    this.lastLayout = { indent, indentUnit: style.indentUnit, newline: style.newline, selfClosing, quote, laidOut: cached };
     return cached;
   }
+
+  private lastLayout: {
+    indent: string | null;
+    indentUnit: string | null;
+    newline: string;
+    selfClosing: boolean;
+    quote: number;
+    laidOut: LaidOutFragment;
+  } | null = null;
 }
 
 const WRAP_OPEN = "<w>";
