@@ -18,10 +18,14 @@
 // elements in document order).
 //
 // Costs (bench/apply-profile.ts; the bench patch on KubeVirt's domain, Node 20, 2-core EPYC VM):
-// beyond tokenizing, apply takes ~6 µs at 8 KB and ~0.19 ms at 1 MB, of which writing the
-// output into a fresh buffer is ~2 µs / ~0.12 ms (the floor of any copy of that size on this
-// machine), the selector walks ~1 µs / ~0.03 ms. compile() of ops seen before is ~2 µs (parsed
-// selectors and fragments are cached by text).
+// beyond tokenizing, apply takes ~5 µs at 8 KB and ~0.19 ms at 1 MB, of which writing the
+// output is ~1 µs at 8 KB (outputs up to 16 KB are cut from a pooled buffer: see
+// outputBuffer) and ~0.12 ms at 1 MB (a fresh buffer, the floor of any copy of that size on
+// this machine), the selector walks ~1 µs / ~0.03 ms. The document's quote, needed when a
+// fragment with attributes is written, is one SIMD search for ' (~0.2 µs) when the table is
+// lent from the WASM kernel, else a count over up to 1024 tokens (~0.5-1 µs at 8 KB). A whole
+// plan.apply at 8 KB (tokenize included) is ~10.5-11 µs, of which the WASM scan is ~5.5.
+// compile() of ops seen before is ~2 µs (parsed selectors and fragments are cached by text).
 //
 // Style of what is written: see style.ts (quote, self-closing vs explicit end tags, indent,
 // line ends). Elements that are added go on their own line with their siblings' indentation
