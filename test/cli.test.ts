@@ -172,6 +172,14 @@ describe("patch", () => {
     assert.deepEqual(fromYaml.stdout, fromJson.stdout);
   });
 
+  test("YAML number-looking values are kept as written (a PCI slot 0x03 stays 0x03)", () => {
+    const yamlFile = path.join(scratch, "hex.yaml");
+    writeFileSync(yamlFile, "- op: set\n  path: /domain/vcpu/@slot\n  value: 0x03\n- op: set\n  path: /domain/vcpu/@ratio\n  value: 1.50\n");
+    const run = domsplice(["patch", "--patch", yamlFile, "--in", domainXml]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout.toString(), /<vcpu[^>]* slot="0x03" ratio="1.50"/);
+  });
+
   test("YAML numbers and booleans in value are taken as their text", () => {
     const yamlFile = path.join(scratch, "numbers.yaml");
     writeFileSync(yamlFile, "- op: replace\n  path: /domain/iothreads/text()\n  value: 4\n- op: set\n  path: /domain/vcpu/@current\n  value: 2\n");
@@ -232,6 +240,8 @@ describe("patch", () => {
       ["no-xml.json", '[{"op": "remove", "path": "/a"}, {"op": "add", "path": "/domain/devices"}]', /no-xml\.json:ops\[1\]: "add" needs "xml"/],
       ["typo.json", '[{"op": "add", "path": "/domain/devices", "xml": "<a/>", "postion": "after"}]', /typo\.json:ops\[0\]: "add" does not take "postion"/],
       ["syntax.json", '[\n  {"op": "remove",, "path": "/a"}\n]', /syntax\.json:2:\d+: invalid JSON/],
+      ["trailing-comma.json", '[\n  {"op": "remove", "path": "/a"},\n]', /^[^\n]*trailing-comma\.json:3:1: invalid JSON: Unexpected token '\]'$/],
+      ["cut-short.json", '[\n  {"op": "remove",', /cut-short\.json:2:19: invalid JSON/],
       ["syntax.yaml", "- op: remove\n   path: /a\n  x: 1\n", /syntax\.yaml:\d+:\d+: invalid YAML/],
       ["empty.yaml", "", /empty\.yaml: the patch document is empty/],
     ];

@@ -1,8 +1,8 @@
 // Reading a patch document for `domsplice patch`: a JSON or YAML file holding an array of
 // operations (DESIGN.md "Library API"). Syntax and shape problems are reported here as one line
 // naming the file and where in it (line:col for syntax, ops[i] for an entry); what is wrong
-// inside an operation is compile()'s judgement, reported by the CLI against the same file. YAML is loaded only for YAML files, so a JSON patch costs no
-// YAML start-up.
+// inside an operation is compile()'s judgement, reported by the CLI against the same file.
+// YAML is loaded only for YAML files, so a JSON patch costs no YAML start-up.
 
 import type { PatchOp } from "../index.ts";
 
@@ -33,31 +33,64 @@ function parseJson(text: string, file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    // Engines word this differently; Node and Deno name a character position, which we turn
-    // into line:col so every syntax error points at its place the same way.
-    const message = (error as Error).message;
-    const position = /position (\d+)/.exec(message);
-    const reason = message.replace(/ in JSON at position \d+.*$/, "").replace(/\s*\(line \d+ column \d+\)$/, "");
-    if (position) {
-      const { line, column } = lineColumnOf(text, Number(position[1]));
-      throw new PatchDocumentError(file, `${line}:${column}`, `invalid JSON: ${reason}`);
-    }
-    throw new PatchDocumentError(file, "", `invalid JSON: ${reason}`);
+    // Engines word this differently and V8 names no position for some errors (and quotes the
+    // document, newlines included), so the place is found independently and the reason kept to
+    // its first clause: every syntax error is reported as one line with line:col.
+    const reason = (error as Error).message
+      .replace(/ at position \d+.*$/s, "")
+      .replace(/, (\.\.\.)?".*" is not valid JSON$/s, "")
+      .replace(/\s*\(line \d+ column \d+\)$/, "")
+      .replace(/\s+/g, " ");
+    const { line, column } = lineColumnOf(text, jsonErrorOffset(text));
+    throw new PatchDocumentError(file, `${line}:${column}`, `invalid JSON: ${reason}`);
   }
 }
 
-async function parseYaml(text: string, file: string): Promise<unknown> {
-  const { parse, YAMLError } = await import("yaml");
-  try {
-    return parse(text);
-  } catch (error) {
-    if (error instanceof YAMLError) {
-      const at = error.linePos?.[0];
-      const reason = error.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
-      throw new PatchDocumentError(file, at ? `${at.line}:${at.col}` : "", `invalid YAML: ${reason}`);
+/**
+ * Offset of the first character that no valid JSON document could have there: the shortest
+ * prefix that is not the start of some JSON text (found by bisection; a prefix that JSON.parse
+ * rejects only for ending early is a valid start). The end of the text when it is just cut short.
+ */
+function jsonErrorOffset(text: string): number {
+  const isValidStart = (length: number): boolean => {
+    const prefix = text.slice(0, length);
+    try {
+      JSON.parse(prefix);
+      return true;
+    } catch (error) {
+      const message = (error as Error).message;
+      const position = /position (\d+)/.exec(message);
+      return /end of JSON input/.test(message) || (position !== null && Number(position[1]) >= prefix.length);
     }
-    throw error;
+  };
+  if (isValidStart(text.length)) return text.length;
+  let valid = 0;
+  let invalid = text.length;
+  while (invalid - valid > 1) {
+    const middle = (valid + invalid) >>> 1;
+    if (isValidStart(middle)) valid = middle;
+    else invalid = middle;
   }
+  return invalid - 1;
+}
+
+async function parseYaml(text: string, file: string): Promise<unknown> {
+  const { parseDocument, visit } = await import("yaml");
+  const document = parseDocument(text, { keepSourceTokens: true });
+  const error = document.errors[0];
+  if (error) {
+    const at = error.linePos?.[0];
+    const reason = error.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+    throw new PatchDocumentError(file, at ? `${at.line}:${at.col}` : "", `invalid YAML: ${reason}`);
+  }
+  // A number-looking scalar is kept as written: attribute values such as a PCI slot `0x03` or
+  // `1.50` must not become 3 or 1.5 (no op field takes a number).
+  visit(document, {
+    Scalar(_key, node) {
+      if (typeof node.value === "number" && node.srcToken && "source" in node.srcToken) node.value = node.srcToken.source;
+    },
+  });
+  return document.toJS();
 }
 
 function lineColumnOf(text: string, offset: number): { line: number; column: number } {
@@ -99,8 +132,8 @@ function validateOp(entry: unknown, where: string, file: string): PatchOp {
     throw new PatchDocumentError(file, where, `is ${describe(entry)}; expected an object with "op" and "path"`);
   }
   const op = entry as Record<string, unknown>;
-  // YAML reads `value: 1500` as a number and `value: true` as a boolean; an attribute value
-  // or text is text either way, so those scalars become their text.
+  // JSON's `"value": 1500` is a number and YAML's `value: true` a boolean; an attribute value
+  // or text is text either way, so those become their text.
   if (typeof op.value === "number" || typeof op.value === "boolean") op.value = String(op.value);
   return op as unknown as PatchOp;
 }
