@@ -65,6 +65,22 @@ describe("interpolations where no escaping keeps the markup are refused", () => 
   for (const [name, build, message] of cases) test(name, () => assert.throws(build, (e: unknown) => e instanceof TypeError && message.test(e.message)));
 });
 
+describe("characters XML cannot hold are refused, not written", () => {
+  const cases: [string, () => unknown, RegExp][] = [
+    ["a C0 control in text", () => xml`<t>${"a\u0001b"}</t>`, /U\+0001 at index 1/],
+    ["a C0 control in an attribute value", () => xml`<t a=${"\u001f"}/>`, /U\+001F at index 0/],
+    ["a lone high surrogate", () => escapeText("x\ud800"), /U\+D800/],
+    ["a lone low surrogate", () => escapeAttribute("\udc00", 0x22), /U\+DC00/],
+    ["U+FFFF", () => escapeText("\uffff"), /U\+FFFF/],
+  ];
+  for (const [name, build, message] of cases) test(name, () => assert.throws(build, (e: unknown) => e instanceof RangeError && message.test(e.message)));
+
+  test("tab, newline, CR and astral characters are fine (tab/LF/CR in attributes as references)", () => {
+    assert.equal(escapeAttribute("\t\n\r😀", 0x22), "&#9;&#10;&#13;😀");
+    assert.equal(escapeText("a\tb\n😀"), "a\tb\n😀");
+  });
+});
+
 describe("fragments in patches", () => {
   test("add takes a fragment and escapes nothing twice", () => {
     const mac = "02:00:00:00:00:01";

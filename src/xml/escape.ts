@@ -4,8 +4,44 @@
 // read from the document are decoded (character references and the five predefined entities)
 // before a selector compares them, so [@name='a&b'] matches name="a&amp;b".
 
+/**
+ * Index of the first character of `value` that XML cannot hold at all, not even as a
+ * character reference (C0 controls other than tab, LF and CR; U+FFFE, U+FFFF; a lone
+ * surrogate), or -1. Escaping such a value would write a document no parser accepts.
+ */
+export function firstNonXmlChar(value: string): number {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 0x20 && c < 0xd800) continue;
+    if (c < 0x20) {
+      if (c === 0x09 || c === 0x0a || c === 0x0d) continue;
+      return i;
+    }
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = value.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        i++;
+        continue;
+      }
+      return i;
+    }
+    if ((c >= 0xdc00 && c <= 0xdfff) || c === 0xfffe || c === 0xffff) return i;
+  }
+  return -1;
+}
+
+/** Throws a RangeError naming the first character XML cannot hold, if `value` has one. */
+export function assertXmlChars(value: string, what: string): void {
+  const at = firstNonXmlChar(value);
+  if (at >= 0) {
+    const code = value.charCodeAt(at).toString(16).toUpperCase().padStart(4, "0");
+    throw new RangeError(`${what} has character U+${code} at index ${at}, which XML cannot hold (not even as a reference)`);
+  }
+}
+
 /** Text content: & < > escaped, CR kept as a reference (a raw CR would be read as a newline). */
 export function escapeText(value: string): string {
+  assertXmlChars(value, "text");
   let out = "";
   let last = 0;
   for (let i = 0; i < value.length; i++) {
@@ -24,6 +60,7 @@ export function escapeText(value: string): string {
 
 /** An attribute value for a `quote` (34 `"` or 39 `'`) delimited attribute. */
 export function escapeAttribute(value: string, quote: number): string {
+  assertXmlChars(value, "attribute value");
   let out = "";
   let last = 0;
   for (let i = 0; i < value.length; i++) {
