@@ -499,3 +499,21 @@ describe("string input", () => {
     assert.equal(patch(input, [{ op: "set", path: "/a/@b", value: "2" }]), `<?xml version="1.0" encoding="UTF-16"?><a b="2"/>`);
   });
 });
+
+describe("values and strings at the edges", () => {
+  test("a string input starting with a BOM keeps it", () => {
+    assert.equal(patch("\ufeff<d/>", []), "\ufeff<d/>");
+    assert.equal(patch("\ufeff<d/>", [{ op: "set", path: "/d/@a", value: "1" }]), '\ufeff<d a="1"/>');
+  });
+
+  test("a value with a character XML cannot hold is an invalid op, nothing is written", () => {
+    assert.throws(
+      () => patch("<d/>", [{ op: "set", path: "/d/@x", value: "a\u0001b" }]),
+      (e: unknown) => e instanceof PatchError && e.code === "invalid-op" && /U\+0001 at index 1/.test(e.message),
+    );
+    assert.throws(
+      () => compile([{ op: "replace", path: "/d/text()", value: "\ud800" }]),
+      (e: unknown) => e instanceof PatchError && e.code === "invalid-op" && /U\+D800/.test(e.message),
+    );
+  });
+});

@@ -50,7 +50,7 @@ import { type XmlError } from "./errors.ts";
 import { tokenize, tokenizeLent } from "./tokenizer.ts";
 import { releaseLentTable } from "./wasm.ts";
 import { textToUtf8, toUtf8 } from "./encoding.ts";
-import { decodeReferences, escapeAttribute, escapeText, utf8 } from "./escape.ts";
+import { decodeReferences, escapeAttribute, escapeText, firstNonXmlChar, utf8 } from "./escape.ts";
 import { isXmlFragment, type XmlFragment } from "./fragment.ts";
 import { detectStyle, lineBreakBefore, lineEndsAfter, lineIndent, nextAfterAttributes, type DocumentStyle } from "./style.ts";
 import {
@@ -150,7 +150,8 @@ export interface Plan {
 // ---------------------------------------------------------------------------------------------
 // Compiling
 
-const decoder = new TextDecoder();
+// ignoreBOM: a string that starts with U+FEFF keeps it (patch(x, []) returns x exactly).
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 const OP_FIELDS: Record<string, string[]> = {
   add: ["op", "path", "pos", "xml", "optional", "namespaces"],
@@ -305,6 +306,11 @@ function compileOp(raw: unknown, index: number): CompiledOp {
     if (typeof op.value === "number" || typeof op.value === "boolean") value = String(op.value);
     else if (typeof op.value === "string") value = op.value;
     else invalid(`"value" must be a string, not ${describe(op.value)}`, path);
+    const bad = firstNonXmlChar(value!);
+    if (bad >= 0) {
+      const code = value!.charCodeAt(bad).toString(16).toUpperCase().padStart(4, "0");
+      invalid(`"value" has character U+${code} at index ${bad}, which XML cannot hold (not even as a reference)`, path);
+    }
   }
   let fragment: FragmentSource | null = null;
   if (op.xml !== undefined) {
