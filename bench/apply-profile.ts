@@ -22,6 +22,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { benchInputs } from "./inputs.ts";
 import { PATCH_OPS } from "./edits.ts";
 import { txmlPatch } from "./peers/txml.ts";
+import { nodeBundleOptions } from "../scripts/node-bundle.mjs";
 
 const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const outdir = mkdtempSync(path.join(tmpdir(), "domsplice-apply-profile-"));
@@ -34,12 +35,7 @@ await build({
     loader: "ts",
   },
   outfile: path.join(outdir, "index.js"),
-  bundle: true,
-  format: "esm",
-  platform: "node",
-  target: "node20",
-  packages: "external",
-  logLevel: "warning",
+  ...nodeBundleOptions,
 });
 process.on("exit", () => rmSync(outdir, { recursive: true, force: true }));
 const lib: typeof import("../src/index.ts") & { applyToTable: typeof import("../src/xml/plan.ts").applyToTable } = await import(pathToFileURL(path.join(outdir, "index.js")).href);

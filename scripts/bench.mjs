@@ -7,6 +7,7 @@ import { build } from "esbuild";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { nodeBundleOptions } from "./node-bundle.mjs";
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const outfile = path.join(root, "build", "bench-run.mjs"); // build/: same depth as bench/, see run.ts's repoRoot
@@ -14,12 +15,7 @@ await build({
   absWorkingDir: root,
   entryPoints: ["bench/run.ts"],
   outfile,
-  bundle: true,
-  format: "esm",
-  platform: "node",
-  target: "node20",
-  packages: "external",
-  logLevel: "warning",
+  ...nodeBundleOptions,
 });
 const run = spawnSync(process.execPath, [outfile, ...process.argv.slice(2)], { cwd: root, stdio: "inherit" });
 process.exit(run.status ?? 1);

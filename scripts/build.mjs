@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
+import { nodeBundleOptions } from "./node-bundle.mjs";
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
@@ -49,13 +50,8 @@ await build({
   absWorkingDir: root,
   entryPoints: { index: "src/index.ts", cli: "src/cli.ts" },
   outdir: "dist",
-  bundle: true,
-  format: "esm",
-  platform: "node",
-  target: "node20",
-  packages: "external",
+  ...nodeBundleOptions,
   sourcemap: false,
-  logLevel: "warning",
 });
 
 // ---- Type declarations for TypeScript users of the package (dist/types) ----

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { check, patch, type PatchOp } from "../src/index.ts";
+import { nodeBundleOptions } from "../scripts/node-bundle.mjs";
 
 const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const bin = path.join(repoRoot, "bin", "domsplice");
@@ -68,12 +69,7 @@ before(async () => {
       absWorkingDir: repoRoot,
       entryPoints: { cli: "src/cli.ts" },
       outdir: "dist",
-      bundle: true,
-      format: "esm",
-      platform: "node",
-      target: "node20",
-      packages: "external",
-      logLevel: "warning",
+      ...nodeBundleOptions,
     });
   }
   scratch = mkdtempSync(path.join(tmpdir(), "domsplice-cli-"));

@@ -1,0 +1,3 @@
+// Types of node-bundle.mjs for the TypeScript files that import it.
+import type { BuildOptions } from "esbuild";
+export declare const nodeBundleOptions: Readonly<BuildOptions>;
