@@ -42,38 +42,34 @@ export function assertXmlChars(value: string, what: string): void {
 /** Text content: & < > escaped, CR kept as a reference (a raw CR would be read as a newline). */
 export function escapeText(value: string): string {
   assertXmlChars(value, "text");
-  let out = "";
-  let last = 0;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    let ref: string;
-    if (c === 0x26) ref = "&amp;";
-    else if (c === 0x3c) ref = "&lt;";
-    else if (c === 0x3e) ref = "&gt;";
-    else if (c === 0x0d) ref = "&#13;";
-    else continue;
-    out += value.slice(last, i) + ref;
-    last = i + 1;
-  }
-  return last === 0 ? value : out + value.slice(last);
+  return escapeWith(value, TEXT_REFS);
 }
 
 /** An attribute value for a `quote` (34 `"` or 39 `'`) delimited attribute. */
 export function escapeAttribute(value: string, quote: number): string {
   assertXmlChars(value, "attribute value");
+  return escapeWith(value, quote === 0x27 ? APOS_ATTRIBUTE_REFS : QUOT_ATTRIBUTE_REFS);
+}
+
+// Which characters become which references, by place. In attribute values tab, LF and CR are
+// references too, so attribute-value normalisation does not turn them into spaces; only the
+// value's own quote character needs escaping.
+const TEXT_REFS: ReadonlyMap<number, string> = new Map([
+  [0x26, "&amp;"],
+  [0x3c, "&lt;"],
+  [0x3e, "&gt;"],
+  [0x0d, "&#13;"],
+]);
+const ATTRIBUTE_REFS: ReadonlyArray<[number, string]> = [...TEXT_REFS, [0x09, "&#9;"], [0x0a, "&#10;"]];
+const QUOT_ATTRIBUTE_REFS: ReadonlyMap<number, string> = new Map([...ATTRIBUTE_REFS, [0x22, "&quot;"]]);
+const APOS_ATTRIBUTE_REFS: ReadonlyMap<number, string> = new Map([...ATTRIBUTE_REFS, [0x27, "&apos;"]]);
+
+function escapeWith(value: string, refs: ReadonlyMap<number, string>): string {
   let out = "";
   let last = 0;
   for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    let ref: string;
-    if (c === 0x26) ref = "&amp;";
-    else if (c === 0x3c) ref = "&lt;";
-    else if (c === 0x3e) ref = "&gt;";
-    else if (c === quote) ref = c === 0x22 ? "&quot;" : "&apos;";
-    else if (c === 0x09) ref = "&#9;";
-    else if (c === 0x0a) ref = "&#10;";
-    else if (c === 0x0d) ref = "&#13;";
-    else continue;
+    const ref = refs.get(value.charCodeAt(i));
+    if (ref === undefined) continue;
     out += value.slice(last, i) + ref;
     last = i + 1;
   }
