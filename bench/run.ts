@@ -17,7 +17,7 @@
 // Only a full run under Node writes bench/results/; under Bun or Deno the figures are printed.
 
 import { Bench } from "tinybench";
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,21 +29,13 @@ import { txmlPatch } from "./peers/txml.ts";
 import { parseXmlPatch } from "./peers/parse-xml.ts";
 import { xmlbuilder2Patch } from "./peers/xmlbuilder2.ts";
 import type { PatchOp } from "domsplice";
+import { newestMtime } from "../scripts/node-bundle.mjs";
 
 const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const resultsDir = path.join(repoRoot, "bench", "results");
 
 /** The library under test, loaded in main() once the bundle is known to be current. */
 let domsplice: typeof import("domsplice");
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
-  }
-  return newest;
-}
 
 /**
  * Resolves "domsplice" as a user's import would; when that is the dist/ bundle (Node) and the

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { check, patch, type PatchOp } from "../src/index.ts";
-import { nodeBundleOptions } from "../scripts/node-bundle.mjs";
+import { newestMtime, nodeBundleOptions } from "../scripts/node-bundle.mjs";
 
 const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const bin = path.join(repoRoot, "bin", "domsplice");
@@ -41,16 +41,6 @@ function oneLine(run: Run): string {
   assert.equal(run.stdout.length, 0, "nothing on stdout when failing");
   assert.match(run.stderr, /^[^\n]+\n$/, `expected exactly one line on stderr, got ${JSON.stringify(run.stderr)}`);
   return run.stderr.trimEnd();
-}
-
-/** Newest modification time under a directory. */
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
-  }
-  return newest;
 }
 
 let scratch: string;
