@@ -478,35 +478,43 @@ class Evaluator {
   relativeHolds(condition: Condition, s: number, view: DocView, element: number): boolean {
     if (s === condition.steps.length) return finalHolds(condition, view, element);
     const step = condition.steps[s];
-    const { kind, link } = view.table;
-    const counters = step.predicates.some((p) => p.kind === "position") ? new Int32Array(1) : null;
-    const visit = (childView: DocView, from: number, to: number): boolean => {
-      const dead = childView.dead;
-      for (let i = from; i < to; ) {
-        const k = childView.table.kind[i];
-        if (k !== K_START_TAG && k !== K_EMPTY_TAG) {
-          i++;
-          continue;
-        }
-        const close = k === K_START_TAG ? childView.table.link[i] : i;
-        if (dead === null || dead[i] !== 1) {
-          if (this.stepMatches(step, 0, childView, i, counters) && this.relativeHolds(condition, s + 1, childView, i)) return true;
-        }
-        i = close + 1;
-      }
-      return false;
-    };
-    if (kind[element] === K_START_TAG && visit(view, element + 1, link[element])) return true;
+    const counters = hasPositionPredicate(step) ? new Int32Array(1) : null;
+    if (view.table.kind[element] === K_START_TAG && this.childHolds(condition, s, view, element + 1, view.table.link[element], counters)) return true;
     const fragments = view.childFragments(element);
     if (fragments !== null) {
       if (counters !== null) throw new NeedsRebase();
       for (const fragment of fragments) {
-        const [a, b] = fragment.contentRange();
-        if (visit(fragment, a, b)) return true;
+        const range = fragment.contentRange();
+        if (this.childHolds(condition, s, fragment, range[0], range[1], counters)) return true;
       }
     }
     return false;
   }
+
+  /** Whether an element among tokens [from, to) of `view` matches condition.steps[s] and the rest of the path holds from it. */
+  childHolds(condition: Condition, s: number, view: DocView, from: number, to: number, counters: Int32Array | null): boolean {
+    const step = condition.steps[s];
+    const { kind, link } = view.table;
+    const dead = view.dead;
+    for (let i = from; i < to; ) {
+      const k = kind[i];
+      if (k !== K_START_TAG && k !== K_EMPTY_TAG) {
+        i++;
+        continue;
+      }
+      const close = k === K_START_TAG ? link[i] : i;
+      if (dead === null || dead[i] !== 1) {
+        if (this.stepMatches(step, 0, view, i, counters) && this.relativeHolds(condition, s + 1, view, i)) return true;
+      }
+      i = close + 1;
+    }
+    return false;
+  }
+}
+
+function hasPositionPredicate(step: Step): boolean {
+  for (const predicate of step.predicates) if (predicate.kind === "position") return true;
+  return false;
 }
 
 /** Whether the tag name starting at `nameStart` is exactly `name`. */
