@@ -527,7 +527,15 @@ function namedAt(bytes: Uint8Array, nameStart: number, name: Uint8Array): boolea
 
 function finalHolds(condition: Condition, view: DocView, element: number): boolean {
   if (condition.target === "attribute") {
-    const value = attributeValueBytes(view, element, condition.attribute!.local);
+    const name = condition.attribute!.local;
+    if (view.attributeOverride(element, name) === undefined) {
+      const a = findAttribute(view, element, name);
+      if (a < 0) return false;
+      if (condition.value === null) return true;
+      const end = view.table.end[a];
+      return rawValueEquals(view.bytes, valueStart(view.bytes, view.table.mid[a], end), end - 1, condition.value);
+    }
+    const value = attributeValueBytes(view, element, name);
     if (value === null) return false;
     return condition.value === null || bytesEqual(value, 0, value.length, condition.value);
   }
@@ -535,6 +543,27 @@ function finalHolds(condition: Condition, view: DocView, element: number): boole
   const text = elementTextBytes(view, element);
   if (condition.value === null) return text.length > 0;
   return bytesEqual(text, 0, text.length, condition.value);
+}
+
+/**
+ * Whether value bytes [from, to), references decoded, equal `expected`. Compared in place up to
+ * the first `&` (bytes before it decode to themselves, and decoding never lengthens a value),
+ * decoded only from there: a [@a='v'] test runs once per candidate element, and a decoded copy
+ * per test was the largest part of predicate-heavy patches after the walk itself.
+ */
+function rawValueEquals(bytes: Uint8Array, from: number, to: number, expected: Uint8Array): boolean {
+  const n = expected.length;
+  const length = to - from;
+  if (length < n) return false;
+  for (let i = 0; i < length; i++) {
+    const c = bytes[from + i];
+    if (c === 0x26) {
+      const value = decodeReferences(bytes, from, to);
+      return bytesEqual(value, 0, value.length, expected);
+    }
+    if (i >= n || c !== expected[i]) return false;
+  }
+  return length === n;
 }
 
 /** The decoded value of attribute `name` of tag `tag`, after earlier ops' edits, or null. */
