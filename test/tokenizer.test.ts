@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { tokenize } from "../src/xml/tokenizer.ts";
 import { check } from "../src/xml/check.ts";
-import { TokenKind, type TokenTable } from "../src/xml/tokens.ts";
+import { TokenKind, TokenTableBuilder, type TokenTable } from "../src/xml/tokens.ts";
 import { corpus, domainCorpusFiles } from "./corpus-files.ts";
 
 const encoder = new TextEncoder();
@@ -261,5 +261,14 @@ describe("check on UTF-16 input", () => {
 describe("check() on strings", () => {
   test("a string declaring UTF-16 is judged as text, not as mismatched bytes", () => {
     assert.deepEqual(check(`<?xml version="1.0" encoding="UTF-16"?><a/>`), { ok: true });
+  });
+});
+
+describe("TokenTableBuilder", () => {
+  test("a builder made with no capacity still grows as tokens are pushed", () => {
+    const table = new TokenTableBuilder(0);
+    for (let i = 0; i < 100; i++) assert.equal(table.push(TokenKind.Text, i, i + 1, 0, -1), i);
+    assert.equal(table.count, 100);
+    assert.equal(table.end[99], 100);
   });
 });

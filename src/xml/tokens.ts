@@ -95,7 +95,7 @@ export class TokenTableBuilder implements TokenTable {
   /** Appends a token and returns its index. */
   push(kind: TokenKind, start: number, end: number, mid: number, link: number): number {
     const i = this.count;
-    if (i === this.kind.length) this.reserve(i * 2);
+    if (i === this.kind.length) this.reserve(Math.max(16, i * 2));
     this.kind[i] = kind;
     this.start[i] = start;
     this.end[i] = end;
