@@ -1,0 +1,190 @@
+// The hook server's benchmarks (issue 3, "Benchmarks"): `node scripts/bench-hooks.mjs`.
+//   ready    exec -> first answered Info call, per runtime, with the start-up taken apart by
+//            probes (bench/hooks/ready.ts, bench/probes/)
+//   memory   /proc/PID/status after 100 OnDefineDomain calls, one connection each (memory.ts)
+//   latency  OnDefineDomain p50/p99, new connection per call and reused (latency.ts, tinybench)
+// Runtimes: Node running the esbuild bundle (bin/domsplice), Bun running src/cli.ts, Bun's
+// `--compile --bytecode` binary (built here into build/hooks-bench/), Deno running src/cli.ts.
+// Beside the real server, two floor probes: a bare grpc-js server and a bare node:http2 server
+// answering by hand (what a grpc-js-free transport could reach). Writes bench/results/hooks.json
+// and hooks.md.
+//
+// Usage: node scripts/bench-hooks.mjs [--quick] [--runtimes=node,bun,...] [--programs=start,...]
+//   --quick       few rounds (a smoke run; printed, not written)
+//   --runtimes=   only these runtimes; --programs= only these programs (see bench/hooks/targets.ts);
+//                 filtered runs are printed, not written
+
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { newestMtime } from "../scripts/node-bundle.mjs";
+import { onDefineDomainCall } from "./hooks/call.ts";
+import { measureLatency, type LatencyTarget } from "./hooks/latency.ts";
+import { CALLS, measureMemory } from "./hooks/memory.ts";
+import { measureReady } from "./hooks/ready.ts";
+import { median } from "./hooks/processes.ts";
+import { markdownOf, type HooksReport } from "./hooks/report.ts";
+import { breakdowns, goalsOf, GO_PASST_FROM_ISSUE, latencyFigures, memoryFigures, readyFigures } from "./hooks/summary.ts";
+import {
+  compileAll,
+  compiledRunsAlone,
+  pathsUnder,
+  PROGRAMS,
+  requireRuntimes,
+  RUNTIMES,
+  SERVING_PROGRAMS,
+  type Paths,
+  type ProgramName,
+  type RuntimeName,
+} from "./hooks/targets.ts";
+
+// bench/hooks.ts and its bundle build/bench-hooks.mjs sit at the same depth.
+const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const resultsDir = path.join(repoRoot, "bench", "results");
+const COMMAND = "node scripts/bench-hooks.mjs";
+
+function listArgument<T extends string>(args: string[], name: string, all: readonly T[]): T[] {
+  const given = args.find((a) => a.startsWith(`--${name}=`));
+  if (!given) return [...all];
+  const chosen = given.slice(name.length + 3).split(",").filter(Boolean);
+  for (const c of chosen) if (!all.includes(c as T)) throw new Error(`--${name}: unknown ${c} (one of ${all.join(", ")})`);
+  return chosen as T[];
+}
+
+/** The Node server runs dist/cli.js: rebuilt first when older than src/, as bench/run.ts does. */
+function ensureCurrentBundle(): void {
+  const bundle = path.join(repoRoot, "dist", "cli.js");
+  const sources = Math.max(newestMtime(path.join(repoRoot, "src")), newestMtime(path.join(repoRoot, "assembly")));
+  if (!existsSync(bundle) || statSync(bundle).mtimeMs < sources) {
+    console.log("dist/ is missing or older than the sources: npm run build");
+    const build = spawnSync("npm", ["run", "build"], { cwd: repoRoot, stdio: "inherit" });
+    if (build.status !== 0) throw new Error("npm run build failed");
+  }
+}
+
+function versionOf(binary: string): string | null {
+  try {
+    return /\d+\.\d+\.\d+/.exec(execFileSync(binary, ["--version"], { encoding: "utf8", timeout: 10_000 }))?.[0] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function cpuModel(): string {
+  try {
+    return /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1].trim() ?? os.cpus()[0]?.model ?? "unknown";
+  } catch {
+    return os.cpus()[0]?.model ?? "unknown";
+  }
+}
+
+function machineOf(paths: Paths): HooksReport["machine"] {
+  const packageVersion = (name: string) =>
+    JSON.parse(readFileSync(path.join(repoRoot, name === "domsplice" ? "" : path.join("node_modules", name), "package.json"), "utf8")).version as string;
+  return {
+    cpu: cpuModel(),
+    cores: os.availableParallelism?.() ?? os.cpus().length,
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    runtimes: { node: process.versions.node, bun: versionOf(paths.bun), deno: versionOf(paths.deno) },
+    libraries: Object.fromEntries(["domsplice", "@grpc/grpc-js", "tinybench", "esbuild"].map((name) => [name, packageVersion(name)])),
+  };
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const quick = args.includes("--quick");
+  const runtimes = listArgument<RuntimeName>(args, "runtimes", RUNTIMES);
+  const programs = listArgument<ProgramName>(args, "programs", PROGRAMS);
+  const filtered = runtimes.length !== RUNTIMES.length || programs.length !== PROGRAMS.length;
+  const paths = pathsUnder(repoRoot);
+  requireRuntimes(paths);
+  if (runtimes.includes("node") && programs.some((p) => p === "server" || p === "load-cli")) ensureCurrentBundle();
+  const machine = machineOf(paths);
+  const started = performance.now();
+  const log = (line: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+
+  const compiled = runtimes.includes("bun-compiled") ? compileAll(paths, programs) : [];
+  if (compiled.length) log(`compiled ${compiled.length} binaries into ${path.relative(repoRoot, paths.compiledDir)}/`);
+  const scratch = mkdtempSync(path.join(os.tmpdir(), "domsplice-hooks-bench-"));
+  try {
+    if (compiled.length && programs.includes("server")) compiledRunsAlone(paths, scratch);
+    const call = onDefineDomainCall(repoRoot);
+    const rounds = quick ? { ready: 3, warmup: 1, memory: 1, latency: 1 } : { ready: 20, warmup: 2, memory: 3, latency: 3 };
+
+    const measured = await measureReady(paths, runtimes, programs, { rounds: rounds.ready, warmupRounds: rounds.warmup, scratch, log });
+    const ready = readyFigures(measured.cells);
+    const execFloorMs = median(measured.execFloorMs);
+    log(`  exec floor (/bin/sh writing the line): ${execFloorMs.toFixed(1)} ms`);
+    const breakdown = breakdowns(ready, runtimes);
+    for (const f of ready) {
+      log(
+        `  ${f.runtime.padEnd(13)} ${f.program.padEnd(12)} line ${f.lineMedianMs.toFixed(1).padStart(6)} ms (p90 ${f.lineP90Ms.toFixed(1)})` +
+          (f.readyMedianMs == null ? "" : `  Info ${f.readyMedianMs.toFixed(1).padStart(6)} ms (p90 ${f.readyP90Ms!.toFixed(1)})`),
+      );
+    }
+
+    const servers = programs.filter((p) => SERVING_PROGRAMS.includes(p));
+    const memoryCells = await measureMemory(paths, runtimes, servers, call, { rounds: rounds.memory, scratch, log });
+    const memory = memoryFigures(memoryCells);
+    for (const m of memory) {
+      const a = m.afterCalls;
+      log(`  ${m.runtime.padEnd(13)} ${m.program.padEnd(12)} RssAnon ${(a.RssAnon / 1024).toFixed(1)} MB  RssFile ${(a.RssFile / 1024).toFixed(1)} MB  VmHWM ${(a.VmHWM / 1024).toFixed(1)} MB`);
+    }
+
+    // Latency: the real server on every runtime; the floors on Bun (where the issue's goal is).
+    const latencyTargets: LatencyTarget[] = [
+      ...(programs.includes("server") ? runtimes.map((runtime) => ({ runtime, program: "server" as const })) : []),
+      ...(["grpc-floor", "http2-floor"] as const)
+        .filter((p) => programs.includes(p))
+        .flatMap((program) => (["bun", "bun-compiled"] as const).filter((r) => runtimes.includes(r)).map((runtime) => ({ runtime, program }))),
+    ];
+    const latency = latencyFigures(await measureLatency(paths, latencyTargets, call, { rounds: rounds.latency, quick, scratch, log }));
+    for (const l of latency) {
+      log(`  ${l.runtime.padEnd(13)} ${l.program.padEnd(12)} ${l.connection.padEnd(17)} p50 ${l.p50Ms.toFixed(2)} ms  p99 ${l.p99Ms.toFixed(2)} ms  n=${l.samplesPerRound}`);
+    }
+
+    const goals = goalsOf(breakdown, memory);
+    for (const g of goals) log(`${g.met ? "met    " : "NOT MET"} ${g.name}: ${g.measured.toFixed(1)} ${g.unit} (goal <= ${g.target.toFixed(1)} ${g.unit})`);
+    log("done");
+
+    if (quick || filtered) {
+      console.log("(quick or filtered run: bench/results/ left as it was)");
+      return;
+    }
+    const report: HooksReport = {
+      date: new Date().toISOString(),
+      machine,
+      method: {
+        command: COMMAND,
+        readyRounds: rounds.ready,
+        readyWarmupRounds: rounds.warmup,
+        ready: "hrtime from just before spawn to the awaited stderr line (\"serving\" / \"probe-ready\") and to the first Info answered on a new grpc-js connection; median and p90 (nearest rank) over rounds; rounds interleave all cells",
+        memory: `/proc/PID/status after Info and after ${CALLS} OnDefineDomain calls (v1alpha3) with a new connection each; median over ${rounds.memory} runs`,
+        latency: `tinybench p50/p99 per task, median over ${rounds.latency} rounds; client @grpc/grpc-js on Node with src/hooks/codec.ts; new connection = own subchannel pool, closed after the call`,
+        domain: path.relative(repoRoot, call.domainFile),
+        domainBytes: call.params.domainXML.length,
+        vmiBytes: call.params.vmi.length,
+        goFromIssue: "KubeVirt's Go passt sidecar: figures quoted from the issue and DESIGN.md; Go is not installed on this machine, so not measured in this run",
+      },
+      compiled,
+      execFloorMs,
+      ready,
+      breakdown,
+      memory,
+      latency,
+      goals,
+      goFromIssue: GO_PASST_FROM_ISSUE,
+    };
+    mkdirSync(resultsDir, { recursive: true });
+    writeFileSync(path.join(resultsDir, "hooks.json"), JSON.stringify(report, null, 2) + "\n");
+    writeFileSync(path.join(resultsDir, "hooks.md"), markdownOf(report, COMMAND));
+    console.log(`wrote ${path.relative(process.cwd(), resultsDir)}/hooks.json, hooks.md`);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,155 @@
+// What bench/hooks.ts starts, and how each runtime starts it. A *runtime* is one way the
+// sidecar can ship: Node running the esbuild bundle (bin/domsplice), Bun running the TypeScript
+// source, Bun's `--compile --bytecode` single binary, Deno running the source. A *program* is
+// what runs: the real `domsplice serve --plugin identity`, or one of the probes in bench/probes/
+// that take the start-up apart from the outside (so the product code carries no bench hooks).
+
+import { spawnSync } from "node:child_process";
+import { existsSync, linkSync, copyFileSync, mkdirSync, rmSync, statSync } from "node:fs";
+import path from "node:path";
+
+export type RuntimeName = "node" | "bun" | "bun-compiled" | "deno";
+export const RUNTIMES: readonly RuntimeName[] = ["node", "bun", "bun-compiled", "deno"];
+
+export const RUNTIME_LABELS: Record<RuntimeName, string> = {
+  node: "Node, esbuild bundle (bin/domsplice)",
+  bun: "Bun, source (bun src/cli.ts)",
+  "bun-compiled": "Bun, compiled (--compile --bytecode)",
+  deno: "Deno, source (deno run -A src/cli.ts)",
+};
+
+/**
+ * start        the runtime running a script that only prints the line the harness waits for
+ * load-cli     the runtime importing the CLI (Node: dist/cli.js; others: src/cli.ts), not serving
+ * grpc-import  the runtime importing @grpc/grpc-js alone
+ * grpc-floor   a bare grpc-js server with Info/OnDefineDomain defined by hand (bench/probes)
+ * http2-floor  a bare node:http2 server answering Info/OnDefineDomain by hand, no grpc-js
+ * server       the product: domsplice serve --plugin identity
+ */
+export type ProgramName = "start" | "load-cli" | "grpc-import" | "grpc-floor" | "http2-floor" | "server";
+export const PROGRAMS: readonly ProgramName[] = ["start", "load-cli", "grpc-import", "grpc-floor", "http2-floor", "server"];
+/** Programs that listen on a socket and answer Info; the others exit after their line. */
+export const SERVING_PROGRAMS: readonly ProgramName[] = ["grpc-floor", "http2-floor", "server"];
+
+export interface Command {
+  file: string;
+  args: string[];
+}
+
+export interface Paths {
+  repoRoot: string;
+  bun: string;
+  deno: string;
+  /** Where the compiled binaries are built: build/hooks-bench/ */
+  compiledDir: string;
+}
+
+export function pathsUnder(repoRoot: string): Paths {
+  return {
+    repoRoot,
+    bun: path.join(repoRoot, "node_modules", ".bin", "bun"),
+    deno: path.join(repoRoot, "node_modules", ".bin", "deno"),
+    compiledDir: path.join(repoRoot, "build", "hooks-bench"),
+  };
+}
+
+/** The source file each program runs from, per runtime family. */
+function entryOf(paths: Paths, program: ProgramName, runtime: RuntimeName): string {
+  const probes = path.join(paths.repoRoot, "bench", "probes");
+  switch (program) {
+    case "start":
+      return path.join(probes, "start.mjs");
+    case "load-cli":
+      return path.join(probes, runtime === "node" ? "load-cli-node.mjs" : "load-cli.mjs");
+    case "grpc-import":
+      return path.join(probes, "grpc-import.mjs");
+    case "grpc-floor":
+      return path.join(probes, "grpc-floor.mjs");
+    case "http2-floor":
+      return path.join(probes, "http2-floor.mjs");
+    case "server":
+      return runtime === "node" ? path.join(paths.repoRoot, "bin", "domsplice") : path.join(paths.repoRoot, "src", "cli.ts");
+  }
+}
+
+/** Arguments after the entry: the socket for the servers (floors take it as argv[2]). */
+function argumentsOf(program: ProgramName, socket: string): string[] {
+  if (program === "server") return ["serve", "--plugin", "identity", "--socket", socket];
+  if (program === "grpc-floor" || program === "http2-floor") return [socket];
+  return [];
+}
+
+/** Where the compiled binary of a program lives (see compileAll). */
+export function compiledBinary(paths: Paths, program: ProgramName): string {
+  return path.join(paths.compiledDir, program === "server" ? "domsplice" : `probe-${program}`);
+}
+
+export function commandFor(paths: Paths, runtime: RuntimeName, program: ProgramName, socket: string): Command {
+  const entry = entryOf(paths, program, runtime);
+  const args = argumentsOf(program, socket);
+  switch (runtime) {
+    case "node":
+      return { file: process.execPath, args: [entry, ...args] };
+    case "bun":
+      return { file: paths.bun, args: [entry, ...args] };
+    case "deno":
+      return { file: paths.deno, args: ["run", "-A", entry, ...args] };
+    case "bun-compiled":
+      return { file: compiledBinary(paths, program), args };
+  }
+}
+
+export interface CompiledBinary {
+  program: ProgramName;
+  file: string;
+  bytes: number;
+  buildMs: number;
+}
+
+/**
+ * `bun build --compile --bytecode` for the server (src/cli.ts) and the probes, into
+ * build/hooks-bench/. The binary bundles what it imports (grpc-js, the engine with its embedded
+ * WASM kernel), so it needs no node_modules at run time; compiledRunsAlone proves that.
+ * (Bun 1.4 refuses --outdir together with --compile, hence --outfile.)
+ */
+export function compileAll(paths: Paths, programs: readonly ProgramName[]): CompiledBinary[] {
+  mkdirSync(paths.compiledDir, { recursive: true });
+  return programs.map((program) => {
+    const file = compiledBinary(paths, program);
+    const started = performance.now();
+    const build = spawnSync(
+      paths.bun,
+      ["build", "--compile", "--bytecode", "--outfile", file, entryOf(paths, program, "bun-compiled")],
+      { cwd: paths.repoRoot, encoding: "utf8" },
+    );
+    if (build.status !== 0) throw new Error(`bun build --compile ${program} failed:\n${build.stdout}\n${build.stderr}`);
+    return { program, file, bytes: statSync(file).size, buildMs: performance.now() - started };
+  });
+}
+
+/**
+ * Runs the compiled server's --help from a link outside the checkout, with a temporary working
+ * directory, to prove the binary embeds what it needs. Returns the link's directory to remove.
+ */
+export function compiledRunsAlone(paths: Paths, scratch: string): void {
+  const dir = path.join(scratch, "compiled-alone");
+  mkdirSync(dir, { recursive: true });
+  const alone = path.join(dir, "domsplice");
+  try {
+    linkSync(compiledBinary(paths, "server"), alone);
+  } catch {
+    copyFileSync(compiledBinary(paths, "server"), alone);
+  }
+  try {
+    const run = spawnSync(alone, ["serve", "--help"], { cwd: dir, encoding: "utf8", env: { PATH: "/usr/bin:/bin" } });
+    if (run.status !== 0) throw new Error(`the compiled server does not run outside the checkout (exit ${run.status}):\n${run.stderr}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function requireRuntimes(paths: Paths): void {
+  for (const binary of [paths.bun, paths.deno]) {
+    if (!existsSync(binary)) throw new Error(`${binary} is missing: npm ci installs Bun and Deno`);
+  }
+}
