@@ -4,10 +4,10 @@
 import { build } from "esbuild";
 import asc from "assemblyscript/asc";
 import { fileURLToPath } from "node:url";
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
-import { nodeBundleOptions } from "./node-bundle.mjs";
+import { nodeBundleOptions, nodeCliBundleOptions } from "./node-bundle.mjs";
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
@@ -46,11 +46,22 @@ writeFileSync(
 );
 
 // ---- Node bundles ----
+// The library is one self-contained file (it never loads the hook server or grpc-js). The CLI
+// is split: dist/cli.js holds patch and check; serve and hook come from dist/chunks/ on demand.
+// Chunk names carry content hashes, so the old ones are removed first.
+rmSync(path.join(root, "dist/chunks"), { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: { index: "src/index.ts", cli: "src/cli.ts" },
+  entryPoints: { index: "src/index.ts" },
   outdir: "dist",
   ...nodeBundleOptions,
+  sourcemap: false,
+});
+await build({
+  absWorkingDir: root,
+  entryPoints: { cli: "src/cli.ts" },
+  outdir: "dist",
+  ...nodeCliBundleOptions,
   sourcemap: false,
 });
 

@@ -14,6 +14,17 @@ export const nodeBundleOptions = Object.freeze({
   logLevel: "warning",
 });
 
+/**
+ * The command line's bundle: code splitting (ESM chunks under dist/chunks/), so the code that
+ * `domsplice serve` and `hook` load with import() (the hook server, grpc-js's import, the
+ * plugins) stays out of what `patch` and `check` parse at start-up. Needs `outdir`.
+ */
+export const nodeCliBundleOptions = Object.freeze({
+  ...nodeBundleOptions,
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
+});
+
 /** Newest modification time (ms) of any file under `dir`: a bundle older than it is stale. */
 export function newestMtime(dir) {
   let newest = 0;

@@ -1,30 +1,35 @@
 // The command line (DESIGN.md "Command line"): `domsplice patch` applies a JSON/YAML patch
-// document to an XML document, `domsplice check` judges well-formedness. A contract scripts
-// depend on: exit 0 on success, 2 with one line on stderr for any bad input (what and where,
-// as FILE:line:col where there is a place), 1 only for a bug. bin/domsplice calls main();
-// Bun and Deno can also run this file directly (import.meta.main below).
+// document to an XML document, `domsplice check` judges well-formedness, `domsplice serve` runs
+// the KubeVirt hook sidecar, `domsplice hook` runs one hook call. A contract scripts depend on:
+// exit 0 on success, 2 with one line on stderr for any bad input (what and where, as
+// FILE:line:col where there is a place), 1 only for a bug. bin/domsplice calls main(); Bun and
+// Deno can also run this file directly (import.meta.main below).
+// serve and hook are loaded with import() only when asked for: patch and check start without
+// the hook server's code and without grpc-js (start-up time is what a CLI is judged by).
 
-import { parseArgs } from "node:util";
 import process from "node:process";
 import { readFile } from "node:fs/promises";
 import { check, compile } from "./index.ts";
 import { FileError, readInputFile, readStdin, writeFileAtomically, writeStdout } from "./cli/files.ts";
 import { PatchDocumentError, parsePatchDocument } from "./cli/patch-document.ts";
-
-const EXIT_OK = 0;
-const EXIT_BUG = 1;
-const EXIT_BAD_INPUT = 2;
+import { EXIT_BAD_INPUT, EXIT_BUG, EXIT_OK, parseCommandArgs, printError, UsageError } from "./cli/usage.ts";
 
 const TOP_HELP = `domsplice: lossless XML patcher for libvirt domain XML (and any other XML)
 
 Usage:
   domsplice patch --patch FILE [--in FILE] [--out FILE]
   domsplice check FILE...
+  domsplice serve [--plugin NAME]... [--socket PATH] [--plugin-socket PATH] [--name NAME] [--priority N]
+  domsplice hook --plugin NAME --vmi FILE|JSON (--domain FILE|XML | --cloud-init FILE|JSON)
 
 Commands:
   patch   apply a patch document (JSON or YAML array of operations) to an XML document;
           only the edited bytes change
   check   tell whether XML documents are well-formed; errors as FILE:line:col: message
+  serve   run the KubeVirt hook sidecar: the hook API (Info, Callbacks v1alpha1-3) on a unix
+          socket, and the Plugin API (MutateDomain) on a second one when asked
+  hook    run one hook call from the command line, the same path serve runs (a sidecar-shim
+          compatible onDefineDomain / preCloudInitIso)
 
 Options:
   -h, --help      show this help; "domsplice COMMAND --help" shows a command's help
@@ -65,21 +70,6 @@ Options:
   -h, --help   show this help
 `;
 
-/** A usage mistake: reported as one line with a pointer to the right help. */
-class UsageError extends Error {
-  constructor(
-    message: string,
-    readonly helpCommand: string,
-  ) {
-    super(message);
-  }
-}
-
-/** Every failure is reported as exactly one line on stderr. */
-function printError(line: string): void {
-  process.stderr.write(line + "\n");
-}
-
 /** Runs the command line; resolves to the exit status. */
 export async function main(argv: string[]): Promise<number> {
   // A reader that goes away (`domsplice patch ... | head`) is not an error of ours.
@@ -107,7 +97,7 @@ async function dispatch(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case undefined:
-      throw new UsageError("missing command (patch or check)", "");
+      throw new UsageError("missing command (patch, check, serve or hook)", "");
     case "-h":
     case "--help":
     case "help":
@@ -120,17 +110,25 @@ async function dispatch(argv: string[]): Promise<number> {
       return runPatch(rest);
     case "check":
       return runCheck(rest);
+    case "serve":
+      return (await import("./cli/serve.ts")).runServe(rest);
+    case "hook":
+      return (await import("./cli/hook.ts")).runHook(rest);
     default:
       if (command.startsWith("-")) throw new UsageError(`unknown option '${command}'`, "");
-      throw new UsageError(`unknown command '${command}' (commands: patch, check)`, "");
+      throw new UsageError(`unknown command '${command}' (commands: ${COMMANDS})`, "");
   }
 }
 
-function printHelp(command: string | undefined): number {
+const COMMANDS = "patch, check, serve, hook";
+
+async function printHelp(command: string | undefined): Promise<number> {
   if (command === undefined) process.stdout.write(TOP_HELP);
   else if (command === "patch") process.stdout.write(PATCH_HELP);
   else if (command === "check") process.stdout.write(CHECK_HELP);
-  else throw new UsageError(`no help for unknown command '${command}' (commands: patch, check)`, "");
+  else if (command === "serve") process.stdout.write((await import("./cli/serve.ts")).SERVE_HELP);
+  else if (command === "hook") process.stdout.write((await import("./cli/hook.ts")).HOOK_HELP);
+  else throw new UsageError(`no help for unknown command '${command}' (commands: ${COMMANDS})`, "");
   return EXIT_OK;
 }
 
@@ -138,25 +136,6 @@ async function version(): Promise<string> {
   // src/cli.ts and dist/cli.js both sit one level below package.json.
   const manifest = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
   return `domsplice ${manifest.version}`;
-}
-
-type ParsedArgs = ReturnType<typeof parseArgs>;
-
-/** parseArgs with its errors turned into one-line UsageErrors. */
-function parseCommandArgs(command: string, args: string[], options: NonNullable<Parameters<typeof parseArgs>[0]>["options"], allowPositionals: boolean): ParsedArgs {
-  try {
-    return parseArgs({ args, options, allowPositionals, strict: true });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const quoted = /'([^']+)'/.exec((error as Error).message)?.[1];
-    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") throw new UsageError(`unknown option '${quoted ?? "?"}'`, command);
-    if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") throw new UsageError(`unexpected argument '${quoted ?? "?"}'`, command);
-    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
-      const option = /--[\w-]+/.exec(quoted ?? "")?.[0];
-      throw new UsageError(`option ${option ? `'${option}' ` : ""}needs a value`, command);
-    }
-    throw new UsageError((error as Error).message.split("\n")[0], command);
-  }
 }
 
 async function runPatch(args: string[]): Promise<number> {

@@ -1,0 +1,148 @@
+// `domsplice serve`: the KubeVirt hook sidecar. Chooses the plugins, binds the socket(s) through
+// startHookServer, and owns the process: SIGTERM, SIGINT and SIGHUP (and virt-launcher's
+// Shutdown call) stop it gracefully with exit 0; a fatal error exits 1; the socket files are
+// removed on every one of those paths. Loaded only when `serve` is asked for.
+
+import process from "node:process";
+import { readHookEnv } from "../hooks/env.ts";
+import { MAX_MESSAGE_BYTES, startHookServer, type HookServer } from "../hooks/server.ts";
+import { SocketError } from "../hooks/socket.ts";
+import { logRecord, stderrLog } from "../hooks/log.ts";
+import { knownPluginNames, loadPlugins, UnknownPluginError } from "../plugins/registry.ts";
+import { EXIT_BAD_INPUT, EXIT_BUG, EXIT_OK, parseCommandArgs, printError, UsageError } from "./usage.ts";
+
+/** Where KubeVirt mounts a hook sidecar's socket directory (its own, per sidecar). */
+export const HOOK_SOCKET_DIRECTORY = "/var/run/kubevirt-hooks";
+export const DEFAULT_NAME = "domsplice";
+
+export const SERVE_HELP = `Usage: domsplice serve [--plugin NAME]... [--socket PATH] [--plugin-socket PATH]
+                       [--name NAME] [--priority N]
+
+Runs the KubeVirt hook sidecar. On --socket it serves KubeVirt's hook API, which virt-launcher
+calls: kubevirt.hooks.info.Info and the Callbacks of v1alpha1, v1alpha2 and v1alpha3
+(OnDefineDomain, PreCloudInitIso, Shutdown). With --plugin-socket it also serves the Plugin API
+of KubeVirt >= 1.9 (kubevirt.hooks.plugins.v1alpha1 DomainHookService/MutateDomain and
+NodeHookService/ExecuteNodeHook) on that path, from the same process.
+
+The chosen plugins run in the order given, each getting the previous one's output. Info lists
+the hook points they subscribe to, plus Shutdown, each with --priority.
+
+Options:
+  --plugin NAME          enable a built-in plugin (repeatable; known: ${knownPluginNames().join(", ")});
+                         default: the comma-separated names in $DOMSPLICE_PLUGINS, else none
+  --socket PATH          legacy hook API socket (default ${HOOK_SOCKET_DIRECTORY}/<name>.sock);
+                         its directory must exist and hold nothing else
+  --plugin-socket PATH   also serve the Plugin API on PATH, e.g.
+                         /var/run/kubevirt-plugin/<plugin>/domsplice.sock
+  --name NAME            the name Info answers (default ${DEFAULT_NAME})
+  --priority N           priority of the hook points, an int32; virt-launcher calls higher
+                         priorities first (default 0)
+  -h, --help             show this help
+
+Sockets: a stale socket file left by a dead process is replaced; a path a live server listens
+on, or a file that is not a socket, is refused. The socket files are removed when serving ends.
+Limits: messages up to ${MAX_MESSAGE_BYTES / (1024 * 1024)} MiB each way (bigger: RESOURCE_EXHAUSTED); domain XML up to the
+engine's limits (nesting depth 1024) else INVALID_ARGUMENT.
+Logs: one JSON line per call on stderr (component, level, msg, timestamp, method, plugin,
+bytesIn, bytesOut, durationMs, code on error); the first line has "msg":"serving".
+Environment passed to plugins: NETWORK_BINDING_PLUGIN_NAME, CONTAINER_NAME.
+
+Exit status: 0 after Shutdown, SIGTERM, SIGINT or SIGHUP; 2 for bad options, an unknown
+plugin or a socket path that cannot be used (one line on stderr); 1 for a fatal error.
+`;
+
+const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
+
+export async function runServe(args: string[]): Promise<number> {
+  const { values } = parseCommandArgs(
+    "serve",
+    args,
+    {
+      plugin: { type: "string", multiple: true },
+      socket: { type: "string" },
+      "plugin-socket": { type: "string" },
+      name: { type: "string" },
+      priority: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    false,
+  );
+  if (values.help) {
+    process.stdout.write(SERVE_HELP);
+    return EXIT_OK;
+  }
+  const name = (values.name as string | undefined) ?? DEFAULT_NAME;
+  if (name === "" || /[/\0]/.test(name)) throw new UsageError(`--name must be a non-empty name without '/' (got '${name}')`, "serve");
+  const priority = parsePriority(values.priority as string | undefined);
+  const socket = (values.socket as string | undefined) ?? `${HOOK_SOCKET_DIRECTORY}/${name}.sock`;
+  const pluginSocket = values["plugin-socket"] as string | undefined;
+  if (socket === "" || pluginSocket === "") throw new UsageError("socket paths must not be empty", "serve");
+  const pluginNames = choosePluginNames(values.plugin as string[] | undefined);
+
+  let server: HookServer;
+  try {
+    const plugins = await loadPlugins(pluginNames);
+    server = await startHookServer({ socket, pluginSocket, name, priority, plugins, env: readHookEnv(process.env) });
+  } catch (error) {
+    if (error instanceof UnknownPluginError) throw new UsageError(error.message, "serve");
+    if (error instanceof SocketError) {
+      printError(`domsplice serve: ${error.message}`);
+      return EXIT_BAD_INPUT;
+    }
+    throw error;
+  }
+  return superviseUntilClosed(server);
+}
+
+/** Turns signals and fatal errors into shutdowns; resolves to the exit status. */
+async function superviseUntilClosed(server: HookServer): Promise<number> {
+  let status = EXIT_OK;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    void server.shutdown(`signal ${signal}`);
+  };
+  const onFatal = (error: unknown): void => {
+    // The process is in an unknown state: say why, then exit; the server's exit hook removes
+    // the socket files.
+    stderrLog(logRecord({ level: "error", msg: `fatal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}` }));
+    process.exit(EXIT_BUG);
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  process.on("uncaughtException", onFatal);
+  process.on("unhandledRejection", onFatal);
+  try {
+    await server.closed;
+  } catch (error) {
+    onFatal(error);
+    status = EXIT_BUG;
+  } finally {
+    for (const signal of STOP_SIGNALS) process.removeListener(signal, onSignal);
+    process.removeListener("uncaughtException", onFatal);
+    process.removeListener("unhandledRejection", onFatal);
+  }
+  return status;
+}
+
+function parsePriority(text: string | undefined): number {
+  if (text === undefined) return 0;
+  const value = Number(text);
+  if (!/^\s*-?\d+\s*$/.test(text) || !Number.isSafeInteger(value) || value < -(2 ** 31) || value > 2 ** 31 - 1) {
+    throw new UsageError(`--priority must be an integer from -2147483648 to 2147483647 (got '${text}')`, "serve");
+  }
+  return value;
+}
+
+/** --plugin names, else $DOMSPLICE_PLUGINS (comma-separated); each at most once. */
+function choosePluginNames(fromOptions: string[] | undefined): string[] {
+  const names =
+    fromOptions ??
+    (process.env.DOMSPLICE_PLUGINS ?? "")
+      .split(",")
+      .map((name) => name.trim())
+      .filter((name) => name !== "");
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (seen.has(name)) throw new UsageError(`plugin '${name}' is given twice`, "serve");
+    seen.add(name);
+  }
+  return names;
+}
