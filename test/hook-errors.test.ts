@@ -1,0 +1,214 @@
+// Bad calls to a running sidecar (`domsplice serve --plugin identity` as a real child process):
+// empty, non-XML, truncated, mismatched and 200,000-deep domains, bad VMI and cloud-init JSON,
+// undecodable protobuf, a 20 MB message, unknown methods. Each must be answered with the gRPC
+// status code the contract names and a message a person can act on (the place, line and column,
+// where the input has one: the same place the engine's check() reports), and the sidecar must
+// go on serving: Info is answered after every bad call and the process is still alive.
+// Node (bin/domsplice) is the full run; Bun and Deno run the same list against the same source.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { check } from "../src/index.ts";
+import { corpus } from "./corpus-files.ts";
+import {
+  callInfo,
+  callMutateDomain,
+  callOnDefineDomain,
+  callPreCloudInitIso,
+  encodeRequest,
+  ensureNodeBundle,
+  isServiceError,
+  rawCall,
+  runtimes,
+  startSidecar,
+  statusName,
+  vmiJson,
+  type SidecarProcess,
+} from "./hook-manager.ts";
+
+const utf8 = new TextEncoder();
+const vmi = utf8.encode(vmiJson);
+const domainXml = new Uint8Array(readFileSync(path.join(corpus, "kubevirt/domain.xml")));
+const MiB = 1024 * 1024;
+
+/** Where the engine says the document goes wrong; the server must name the same place. */
+function placeOf(xml: Uint8Array): { line: number; column: number } {
+  const verdict = check(xml);
+  assert.equal(verdict.ok, false, "the test input is meant to be malformed");
+  if (verdict.ok) throw new Error("unreachable");
+  return { line: verdict.error.line, column: verdict.error.column };
+}
+
+/** "12:5" or "line 12, column 5": either way a person can find the place. */
+function namesPlace(details: string, place: { line: number; column: number }): boolean {
+  return details.includes(`${place.line}:${place.column}`) || new RegExp(`line ${place.line}\\b\\D{1,12}column ${place.column}\\b`).test(details);
+}
+
+interface Expected {
+  readonly code: "INVALID_ARGUMENT" | "RESOURCE_EXHAUSTED" | "UNIMPLEMENTED";
+  /** Every pattern must match the status message. */
+  readonly says: readonly RegExp[];
+  readonly place?: { line: number; column: number };
+}
+
+/** Awaits a call that must fail and checks its status. */
+async function refused(call: Promise<unknown>, expected: Expected): Promise<string> {
+  let failure: unknown;
+  try {
+    await call;
+  } catch (error) {
+    failure = error;
+  }
+  assert.ok(failure !== undefined, `expected ${expected.code}, but the call succeeded`);
+  assert.ok(isServiceError(failure), `expected a gRPC status, got ${String(failure)}`);
+  const details = failure.details;
+  assert.equal(statusName(failure.code), expected.code, `status message: ${details}`);
+  assert.ok(details.length > 0 && details.length < 600 && !details.includes("\n"), `one readable line: ${JSON.stringify(details)}`);
+  for (const pattern of expected.says) assert.match(details, pattern);
+  if (expected.place) assert.ok(namesPlace(details, expected.place), `names line ${expected.place.line}, column ${expected.place.column}: ${details}`);
+  return details;
+}
+
+const nested = (depth: number) => utf8.encode("<a>".repeat(depth) + "</a>".repeat(depth));
+const mismatched = utf8.encode('<domain type="kvm">\n  <name>testvmi</nmae>\n</domain>\n');
+const truncated = domainXml.subarray(0, 4000);
+const notXml = utf8.encode("OnDefineDomain: this is not XML\n");
+const service = "kubevirt.hooks.v1alpha3.Callbacks";
+const onDefinePath = `/${service}/OnDefineDomain`;
+
+before(async () => {
+  await ensureNodeBundle();
+});
+
+for (const runtime of runtimes) {
+  describe(`${runtime}: bad calls are refused and the sidecar goes on serving`, () => {
+    let sidecar: SidecarProcess;
+    before(async () => {
+      sidecar = await startSidecar(runtime);
+    });
+    after(async () => {
+      await sidecar?.stop();
+    });
+
+    /** Info is still answered and the process still runs. */
+    async function stillServing(): Promise<void> {
+      const info = await callInfo(sidecar.socket);
+      assert.equal(info.name, "domsplice");
+      assert.ok(sidecar.alive(), `${runtime} exited; stderr:\n${sidecar.stderr()}`);
+    }
+
+    test("an empty domain: INVALID_ARGUMENT saying it is empty", async () => {
+      await refused(callOnDefineDomain(sidecar.socket, "v1alpha3", new Uint8Array(), vmi), { code: "INVALID_ARGUMENT", says: [/empty/i, /domain/i] });
+      await stillServing();
+    });
+
+    test("a domain that is not XML: INVALID_ARGUMENT naming line:col", async () => {
+      await refused(callOnDefineDomain(sidecar.socket, "v1alpha3", notXml, vmi), { code: "INVALID_ARGUMENT", says: [/domain/i], place: placeOf(notXml) });
+      await stillServing();
+    });
+
+    test("a truncated domain: INVALID_ARGUMENT naming line:col where it ends", async () => {
+      await refused(callOnDefineDomain(sidecar.socket, "v1alpha2", truncated, vmi), { code: "INVALID_ARGUMENT", says: [/domain/i], place: placeOf(truncated) });
+      await stillServing();
+    });
+
+    test("mismatched tags: INVALID_ARGUMENT naming line:col and the tag", async () => {
+      await refused(callOnDefineDomain(sidecar.socket, "v1alpha1", mismatched, vmi), { code: "INVALID_ARGUMENT", says: [/domain/i, /name/], place: placeOf(mismatched) });
+      await stillServing();
+    });
+
+    test("200,000-deep nesting: INVALID_ARGUMENT naming the depth limit and where it was passed", async () => {
+      const deep = nested(200_000);
+      await refused(callOnDefineDomain(sidecar.socket, "v1alpha3", deep, vmi), { code: "INVALID_ARGUMENT", says: [/depth|deep|nest/i], place: placeOf(deep) });
+      await stillServing();
+    });
+
+    test("the Plugin API checks the domain the same way: MutateDomain with mismatched tags", async () => {
+      await refused(callMutateDomain(sidecar.pluginSocket, { domain: mismatched, vmi, invocationContext: "Boot" }), {
+        code: "INVALID_ARGUMENT",
+        says: [/domain/i],
+        place: placeOf(mismatched),
+      });
+      await stillServing();
+    });
+
+    test("MutateDomain with an invocation context KubeVirt does not send: INVALID_ARGUMENT listing the ones it does", async () => {
+      const message = encodeRequest("kubevirt.hooks.plugins.v1alpha1.DomainHookService", "MutateDomain", {
+        domainType: "libvirt",
+        domain: domainXml,
+        vmi,
+        sidecarContext: { invocationContext: "Reboot" },
+      });
+      await refused(rawCall(sidecar.pluginSocket, "/kubevirt.hooks.plugins.v1alpha1.DomainHookService/MutateDomain", message), {
+        code: "INVALID_ARGUMENT",
+        says: [/Reboot/, /Boot/, /MigrationSource/, /MigrationTarget/],
+      });
+      await stillServing();
+    });
+
+    test("bad VMI JSON: INVALID_ARGUMENT naming the VMI and line:col", async () => {
+      const badVmi = utf8.encode('{\n  "kind": "VirtualMachineInstance",\n  "spec": {domain: {}}\n}\n');
+      await refused(callOnDefineDomain(sidecar.socket, "v1alpha3", domainXml, badVmi), { code: "INVALID_ARGUMENT", says: [/VMI/, /JSON/], place: { line: 3, column: 12 } });
+      await refused(callOnDefineDomain(sidecar.socket, "v1alpha3", domainXml, utf8.encode("[]")), { code: "INVALID_ARGUMENT", says: [/VMI/, /array/] });
+      await stillServing();
+    });
+
+    test("bad cloud-init JSON in PreCloudInitIso: INVALID_ARGUMENT naming cloudInitData", async () => {
+      const params = { cloudInitData: utf8.encode('{"UserData": '), cloudInitNoCloudSource: utf8.encode("{}"), vmi };
+      await refused(callPreCloudInitIso(sidecar.socket, "v1alpha3", params), { code: "INVALID_ARGUMENT", says: [/cloudInitData/] });
+      await stillServing();
+    });
+
+    test("undecodable protobuf: INVALID_ARGUMENT naming the message and the byte offset", async () => {
+      const undecodable: [string, number[]][] = [
+        ["a length running past the end", [0x0a, 0x10, 0x3c, 0x64]],
+        ["wire type 7", [0x0f, 0x01]],
+        ["a varint longer than 10 bytes", [0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]],
+        ["field number 0", [0x02, 0x00]],
+      ];
+      for (const [what, bytes] of undecodable) {
+        const details = await refused(rawCall(sidecar.socket, onDefinePath, new Uint8Array(bytes)), { code: "INVALID_ARGUMENT", says: [/OnDefineDomainParams/, /offset|byte/i] });
+        assert.ok(details.length > 0, what);
+      }
+      await stillServing();
+    });
+
+    test("a 20 MB message: RESOURCE_EXHAUSTED naming the 16 MiB limit", async () => {
+      const huge = encodeRequest(service, "OnDefineDomain", { domainXML: new Uint8Array(20_000_000).fill(0x20), vmi });
+      await refused(rawCall(sidecar.socket, onDefinePath, huge), { code: "RESOURCE_EXHAUSTED", says: [/16777216|16 MiB/] });
+      await stillServing();
+    });
+
+    test("a 15 MiB domain is within the limit and comes back byte-identical", async () => {
+      // A <description> before <name> grows KubeVirt's domain to exactly 15 MiB.
+      const source = new TextDecoder().decode(domainXml);
+      const fillerLength = 15 * MiB - source.length - "<description></description>\n  ".length;
+      const filler = "Go MarshalIndent output padded to 15 MiB. ".repeat(Math.ceil(fillerLength / 42)).slice(0, fillerLength);
+      const whole = utf8.encode(source.replace("<name>", `<description>${filler}</description>\n  <name>`));
+      assert.equal(whole.length, 15 * MiB);
+      const reply = await callOnDefineDomain(sidecar.socket, "v1alpha3", whole, vmi);
+      assert.equal(Buffer.compare(Buffer.from(reply), Buffer.from(whole)), 0, "byte-identical");
+      await stillServing();
+    });
+
+    test("methods the sidecar does not serve: UNIMPLEMENTED, on each socket", async () => {
+      await refused(rawCall(sidecar.socket, "/kubevirt.hooks.v1alpha4.Callbacks/OnDefineDomain", new Uint8Array()), { code: "UNIMPLEMENTED", says: [/./] });
+      // The Plugin API lives on its own socket, the legacy API on the other.
+      await refused(rawCall(sidecar.socket, "/kubevirt.hooks.plugins.v1alpha1.DomainHookService/MutateDomain", new Uint8Array()), { code: "UNIMPLEMENTED", says: [/./] });
+      await refused(rawCall(sidecar.pluginSocket, onDefinePath, new Uint8Array()), { code: "UNIMPLEMENTED", says: [/./] });
+      await stillServing();
+    });
+
+    test("after all that the process still runs, and each refused call was logged as one error line with its code", () => {
+      assert.ok(sidecar.alive(), sidecar.stderr());
+      const errors = sidecar.logs.filter((line) => line.level === "error");
+      assert.ok(errors.length >= 12, `error lines: ${errors.length}\n${sidecar.stderr()}`);
+      for (const line of errors) {
+        assert.equal(typeof line.msg, "string");
+        assert.equal(typeof line.method, "string", JSON.stringify(line));
+        assert.match(String(line.code), /^[A-Z_]+$/, JSON.stringify(line));
+      }
+    });
+  });
+}
