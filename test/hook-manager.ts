@@ -173,8 +173,8 @@ export interface SidecarInfo {
   readonly versions: readonly string[];
 }
 
-export async function callInfo(socketPath: string): Promise<SidecarInfo> {
-  const result = await protoCall(socketPath, "kubevirt.hooks.info.Info", "Info", {}, infoTiming);
+export async function callInfo(socketPath: string, timing: CallTiming = infoTiming): Promise<SidecarInfo> {
+  const result = await protoCall(socketPath, "kubevirt.hooks.info.Info", "Info", {}, timing);
   return {
     name: result.name,
     versions: result.versions,
