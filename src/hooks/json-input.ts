@@ -1,14 +1,12 @@
 // Reading the JSON documents KubeVirt hands a hook (the VMI, cloud-init data) from the bytes
 // of a call. A document that is not UTF-8 or not JSON becomes a HookCallError INVALID_ARGUMENT
 // naming the document, the line:column and the reason, worded the same on Node, Bun and Deno
-// (their JSON.parse messages differ and some name no position, so the place is found here).
+// (their JSON.parse messages differ and JSC's name no position, so a small scanner finds the
+// place and says what is wrong there).
 
 import { HookCallError, StatusCode } from "./call-error.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
-
-/** Above this size a JSON error without a position in the engine's message is reported without line:col (finding it re-parses prefixes). */
-const MAX_BYTES_TO_LOCATE = 1 << 20;
 
 /** Parses `bytes` as JSON; `what` names the document in errors ("VMI JSON"). */
 export function parseJsonInput(bytes: Uint8Array, what: string): unknown | HookCallError {
@@ -26,61 +24,132 @@ export function parseJsonInput(bytes: Uint8Array, what: string): unknown | HookC
 }
 
 function describeJsonError(text: string, error: unknown, what: string): string {
-  const message = error instanceof Error ? error.message : String(error);
-  // Deep nesting exhausts some engines' parser stacks; that has no place worth bisecting for.
-  if (error instanceof RangeError) return `invalid ${what}: nested too deeply (${message})`;
-  const reason = reasonOf(message);
-  const offset = offsetFromMessage(message) ?? (text.length <= MAX_BYTES_TO_LOCATE ? locateJsonError(text) : undefined);
-  if (offset === undefined) return `invalid ${what}: ${reason}`;
-  const { line, column } = lineColumn(text, offset);
-  return `invalid ${what} at line ${line}, column ${column}: ${reason}`;
+  // Deep nesting exhausts some engines' parser stacks; the text itself may be fine.
+  if (error instanceof RangeError) return `invalid ${what}: nested too deeply (${error.message})`;
+  const found = findJsonSyntaxError(text);
+  if (found === undefined) return `invalid ${what}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`;
+  const { line, column } = lineColumn(text, found.offset);
+  return `invalid ${what} at line ${line}, column ${column}: ${found.reason}`;
 }
 
-/** The reason without the engine's position and quoted-input tails, on one line. */
-function reasonOf(message: string): string {
-  const reason = message
-    .replace(/^JSON Parse error: /, "")
-    .replace(/ in JSON at position \d+.*$/s, "")
-    .replace(/ at position \d+.*$/s, "")
-    .replace(/, (\.\.\.)?".*" is not valid JSON$/s, "")
-    .replace(/\s*\(line \d+ column \d+\)$/, "")
-    .replace(/\s+/g, " ")
-    .trim();
-  return reason === "" ? "not JSON" : reason;
-}
-
-/** V8 and Deno say "at position N" (UTF-16 offset); JSC says nothing. */
-function offsetFromMessage(message: string): number | undefined {
-  const match = / at position (\d+)/.exec(message);
-  return match ? Number(match[1]) : undefined;
+interface JsonSyntaxError {
+  readonly offset: number;
+  readonly reason: string;
 }
 
 /**
- * Offset of the first character no JSON text could have there: the shortest prefix that is not
- * the start of some JSON text (a prefix JSON.parse rejects only for ending early is a valid
- * start), found by bisection; the end of the text when it is just cut short.
+ * The first place `text` stops being JSON (RFC 8259), and why. Runs only after JSON.parse has
+ * refused the text: the engines word their errors differently and JSC names no position, so
+ * the place and the words are this scanner's, the same on every runtime.
  */
-function locateJsonError(text: string): number {
-  const isValidStart = (length: number): boolean => {
-    try {
-      JSON.parse(text.slice(0, length));
-      return true;
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      if (/end of JSON input|Unexpected EOF|unexpected end/i.test(message)) return true;
-      const position = offsetFromMessage(message);
-      return position !== undefined && position >= length;
+function findJsonSyntaxError(text: string): JsonSyntaxError | undefined {
+  const containers: number[] = []; // 0x7b '{' or 0x5b '['
+  let i = 0;
+  const fail = (reason: string): JsonSyntaxError => ({ offset: i, reason });
+  const unexpected = (expected: string): JsonSyntaxError =>
+    i >= text.length ? fail(`unexpected end of input, expected ${expected}`) : fail(`unexpected ${JSON.stringify(text[i])}, expected ${expected}`);
+  const skipWhitespace = (): void => {
+    while (i < text.length) {
+      const c = text.charCodeAt(i);
+      if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;
+      i++;
     }
   };
-  if (isValidStart(text.length)) return text.length;
-  let valid = 0;
-  let invalid = text.length;
-  while (invalid - valid > 1) {
-    const middle = (valid + invalid) >>> 1;
-    if (isValidStart(middle)) valid = middle;
-    else invalid = middle;
+  const scanString = (): JsonSyntaxError | undefined => {
+    i++; // the opening quote
+    for (;;) {
+      if (i >= text.length) return fail("unterminated string");
+      const c = text.charCodeAt(i);
+      if (c === 0x22) {
+        i++;
+        return undefined;
+      }
+      if (c < 0x20) return fail("control character in a string (escape it)");
+      if (c === 0x5c) {
+        const escape = text[i + 1];
+        if (escape === "u") {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) return fail("\\u must be followed by 4 hex digits");
+          i += 6;
+        } else if (escape !== undefined && '"\\/bfnrt'.includes(escape)) {
+          i += 2;
+        } else {
+          return fail("invalid escape in a string");
+        }
+        continue;
+      }
+      i++;
+    }
+  };
+  const scanNumber = (): JsonSyntaxError | undefined => {
+    const match = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+    match.lastIndex = i;
+    const found = match.exec(text);
+    if (found === null || found[0] === "-") return fail("invalid number");
+    i += found[0].length;
+    const next = text[i];
+    if (next !== undefined && /[0-9.eE+-]/.test(next)) return fail("invalid number");
+    return undefined;
+  };
+
+  for (;;) {
+    // A value.
+    skipWhitespace();
+    const c = text[i];
+    if (c === "{" || c === "[") {
+      containers.push(text.charCodeAt(i));
+      i++;
+      skipWhitespace();
+      if (text[i] === (c === "{" ? "}" : "]")) {
+        containers.pop();
+        i++;
+      } else if (c === "{") {
+        if (text[i] !== '"') return unexpected("a property name in double quotes or '}'");
+        const bad = scanString();
+        if (bad) return bad;
+        skipWhitespace();
+        if (text[i] !== ":") return unexpected("':' after the property name");
+        i++;
+        continue;
+      } else {
+        continue;
+      }
+    } else if (c === '"') {
+      const bad = scanString();
+      if (bad) return bad;
+    } else if (c === "-" || (c !== undefined && c >= "0" && c <= "9")) {
+      const bad = scanNumber();
+      if (bad) return bad;
+    } else if (c !== undefined && /^(true|false|null)/.test(text.slice(i, i + 5))) {
+      i += text.startsWith("t", i) || text.startsWith("n", i) ? 4 : 5;
+    } else {
+      return unexpected("a JSON value");
+    }
+
+    // After a value: close containers or go on to the next member/element.
+    for (;;) {
+      skipWhitespace();
+      const top = containers[containers.length - 1];
+      if (top === undefined) return i < text.length ? fail("content after the JSON value") : undefined;
+      const close = top === 0x7b ? "}" : "]";
+      if (text[i] === close) {
+        containers.pop();
+        i++;
+        continue;
+      }
+      if (text[i] !== ",") return unexpected(`',' or '${close}'`);
+      i++;
+      if (top === 0x7b) {
+        skipWhitespace();
+        if (text[i] !== '"') return unexpected("a property name in double quotes");
+        const bad = scanString();
+        if (bad) return bad;
+        skipWhitespace();
+        if (text[i] !== ":") return unexpected("':' after the property name");
+        i++;
+      }
+      break;
+    }
   }
-  return invalid - 1;
 }
 
 function lineColumn(text: string, offset: number): { line: number; column: number } {
