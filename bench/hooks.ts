@@ -32,9 +32,10 @@ import {
   compiledRunsAlone,
   pathsUnder,
   PROGRAMS,
+  MEMORY_PROGRAMS,
+  READY_PROGRAMS,
   requireRuntimes,
   RUNTIMES,
-  SERVING_PROGRAMS,
   type Paths,
   type ProgramName,
   type RuntimeName,
@@ -114,7 +115,8 @@ async function main(): Promise<void> {
     const call = onDefineDomainCall(repoRoot);
     const rounds = quick ? { ready: 3, warmup: 1, memory: 1, latency: 1 } : { ready: 20, warmup: 2, memory: 3, latency: 3 };
 
-    const measured = await measureReady(paths, runtimes, programs, { rounds: rounds.ready, warmupRounds: rounds.warmup, scratch, log });
+    const readyPrograms = programs.filter((p) => READY_PROGRAMS.includes(p));
+    const measured = await measureReady(paths, runtimes, readyPrograms, { rounds: rounds.ready, warmupRounds: rounds.warmup, scratch, log });
     const ready = readyFigures(measured.cells);
     const execFloorMs = median(measured.execFloorMs);
     log(`  exec floor (/bin/sh writing the line): ${execFloorMs.toFixed(1)} ms`);
@@ -126,8 +128,8 @@ async function main(): Promise<void> {
       );
     }
 
-    const servers = programs.filter((p) => SERVING_PROGRAMS.includes(p));
-    const memoryCells = await measureMemory(paths, runtimes, servers, call, { rounds: rounds.memory, scratch, log });
+    const memoryPrograms = programs.filter((p) => MEMORY_PROGRAMS.includes(p));
+    const memoryCells = await measureMemory(paths, runtimes, memoryPrograms, call, { rounds: rounds.memory, scratch, log });
     const memory = memoryFigures(memoryCells);
     for (const m of memory) {
       const a = m.afterCalls;

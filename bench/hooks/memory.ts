@@ -8,7 +8,7 @@ import path from "node:path";
 import { infoOnce, onDefineDomainOnce, sameBytes } from "./client.ts";
 import type { HookCall } from "./call.ts";
 import { memoryOf, startUntilLine, stop, type MemoryStatus } from "./processes.ts";
-import { commandFor, type Paths, type ProgramName, type RuntimeName } from "./targets.ts";
+import { commandFor, SERVING_PROGRAMS, type Paths, type ProgramName, type RuntimeName } from "./targets.ts";
 
 export const CALLS = 100;
 
@@ -34,9 +34,20 @@ export async function measureMemory(
   for (let round = 0; round < options.rounds; round++) {
     for (const cell of cells) {
       const socket = path.join(socketDir, `${sequence++}.sock`);
-      const started = await startUntilLine(commandFor(paths, cell.runtime, cell.program, socket), '"serving"', { cwd: paths.repoRoot, timeoutMs: 30_000 });
+      const serving = SERVING_PROGRAMS.includes(cell.program);
+      const started = await startUntilLine(commandFor(paths, cell.runtime, cell.program, socket), serving ? '"serving"' : "probe-ready", {
+        cwd: paths.repoRoot,
+        timeoutMs: 30_000,
+      });
       try {
         const pid = started.child.pid!;
+        if (!serving) {
+          // The runtime alone: nothing to call; read once it has settled.
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          cell.idle.push(memoryOf(pid));
+          cell.afterCalls.push(memoryOf(pid));
+          continue;
+        }
         await infoOnce(socket);
         cell.idle.push(memoryOf(pid));
         for (let i = 0; i < CALLS; i++) {

@@ -22,18 +22,18 @@ export interface ReadySamples {
   lineMs: number[];
   /** exec -> first Info answered, ms (serving programs only) */
   readyMs: number[];
-  /** Numeric facts from the server's own start line (e.g. its own timings), per sample. */
+  /** The server's own timings from its start line (e.g. readyMs since runtime start), per sample. */
   reported: Record<string, number[]>;
   /** The start line of the last sample, as written. */
   lastLine: Record<string, unknown> | string | null;
 }
 
-/** Flattens the numeric fields of a JSON log line (one level of nesting) into name -> value. */
+/** The timings (numeric fields named ...Ms, one level of nesting) of a JSON log line. */
 function numericFields(line: Record<string, unknown> | string, prefix = ""): [string, number][] {
   if (typeof line === "string") return [];
   const out: [string, number][] = [];
   for (const [key, value] of Object.entries(line)) {
-    if (typeof value === "number" && Number.isFinite(value)) out.push([prefix + key, value]);
+    if (typeof value === "number" && Number.isFinite(value) && key.endsWith("Ms")) out.push([prefix + key, value]);
     else if (value && typeof value === "object" && !Array.isArray(value) && prefix === "")
       out.push(...numericFields(value as Record<string, unknown>, `${key}.`));
   }

@@ -32,6 +32,7 @@ const ms = (value: number | null | undefined): string => (value == null || Numbe
 const mb = (kb: number): string => (kb / 1024).toFixed(1);
 
 const PROGRAM_LABELS: Record<ProgramName, string> = {
+  idle: "runtime alone, idle (no calls)",
   start: "empty script",
   "load-cli": "CLI imported, not serving",
   "grpc-import": "@grpc/grpc-js imported alone",

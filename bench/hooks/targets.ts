@@ -19,6 +19,7 @@ export const RUNTIME_LABELS: Record<RuntimeName, string> = {
 };
 
 /**
+ * idle         the runtime alone, kept alive doing nothing (memory floor)
  * start        the runtime running a script that only prints the line the harness waits for
  * load-cli     the runtime importing the CLI (Node: dist/cli.js; others: src/cli.ts), not serving
  * grpc-import  the runtime importing @grpc/grpc-js alone
@@ -26,8 +27,12 @@ export const RUNTIME_LABELS: Record<RuntimeName, string> = {
  * http2-floor  a bare node:http2 server answering Info/OnDefineDomain by hand, no grpc-js
  * server       the product: domsplice serve --plugin identity
  */
-export type ProgramName = "start" | "load-cli" | "grpc-import" | "grpc-floor" | "http2-floor" | "server";
-export const PROGRAMS: readonly ProgramName[] = ["start", "load-cli", "grpc-import", "grpc-floor", "http2-floor", "server"];
+export type ProgramName = "idle" | "start" | "load-cli" | "grpc-import" | "grpc-floor" | "http2-floor" | "server";
+export const PROGRAMS: readonly ProgramName[] = ["idle", "start", "load-cli", "grpc-import", "grpc-floor", "http2-floor", "server"];
+/** What ready time is measured for (idle is start's twin, for memory). */
+export const READY_PROGRAMS: readonly ProgramName[] = ["start", "load-cli", "grpc-import", "grpc-floor", "http2-floor", "server"];
+/** What memory is measured for. */
+export const MEMORY_PROGRAMS: readonly ProgramName[] = ["idle", "grpc-floor", "http2-floor", "server"];
 /** Programs that listen on a socket and answer Info; the others exit after their line. */
 export const SERVING_PROGRAMS: readonly ProgramName[] = ["grpc-floor", "http2-floor", "server"];
 
@@ -57,6 +62,8 @@ export function pathsUnder(repoRoot: string): Paths {
 function entryOf(paths: Paths, program: ProgramName, runtime: RuntimeName): string {
   const probes = path.join(paths.repoRoot, "bench", "probes");
   switch (program) {
+    case "idle":
+      return path.join(probes, "idle.mjs");
     case "start":
       return path.join(probes, "start.mjs");
     case "load-cli":
