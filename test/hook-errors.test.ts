@@ -4,10 +4,12 @@
 // status code the contract names and a message a person can act on (the place, line and column,
 // where the input has one: the same place the engine's check() reports), and the sidecar must
 // go on serving: Info is answered after every bad call and the process is still alive.
-// Node (bin/domsplice) is the full run; Bun and Deno run the same list against the same source.
+// Also bad starts: a missing socket directory, a path a live sidecar serves on (refused, the
+// live one unharmed) and a stale socket left by a killed sidecar (replaced on restart).
+// Node (bin/domsplice), Bun and Deno run the same list against the same source.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { check } from "../src/index.ts";
 import { corpus } from "./corpus-files.ts";
@@ -19,7 +21,10 @@ import {
   encodeRequest,
   ensureNodeBundle,
   isServiceError,
+  listDirectory,
   rawCall,
+  serveExpectingRefusal,
+  socketScratch,
   runtimes,
   startSidecar,
   statusName,
@@ -208,6 +213,62 @@ for (const runtime of runtimes) {
         assert.equal(typeof line.msg, "string");
         assert.equal(typeof line.method, "string", JSON.stringify(line));
         assert.match(String(line.code), /^[A-Z_]+$/, JSON.stringify(line));
+      }
+    });
+  });
+}
+
+for (const runtime of runtimes) {
+  describe(`${runtime}: socket paths at start`, () => {
+    /** exit 2 and exactly one line on stderr that names `path`. */
+    function refusedStart(run: { status: number | null; stderr: string }, path: string): void {
+      assert.equal(run.status, 2, `exit status; stderr:\n${run.stderr}`);
+      assert.match(run.stderr, /^[^\n]+\n$/, `one line on stderr: ${JSON.stringify(run.stderr)}`);
+      assert.ok(run.stderr.includes(path), `names ${path}: ${run.stderr}`);
+    }
+
+    test("a socket directory that does not exist: exit 2 with one line naming it, nothing left behind", () => {
+      const scratch = socketScratch(runtime);
+      try {
+        const missing = path.join(scratch.dir, "absent", "domsplice.sock");
+        refusedStart(serveExpectingRefusal(runtime, missing, scratch.pluginSocket), path.dirname(missing));
+        assert.deepEqual(listDirectory(path.dirname(scratch.pluginSocket)), [], "no plugin socket left behind");
+      } finally {
+        rmSync(scratch.dir, { recursive: true, force: true });
+      }
+    });
+
+    test("a path a live sidecar serves on: exit 2 naming it, and the live sidecar keeps its sockets and serving", async () => {
+      const live = await startSidecar(runtime);
+      try {
+        refusedStart(serveExpectingRefusal(runtime, live.socket, live.pluginSocket), live.socket);
+        assert.deepEqual(listDirectory(path.dirname(live.socket)), ["domsplice.sock"]);
+        assert.deepEqual(listDirectory(path.dirname(live.pluginSocket)), ["domsplice.sock"]);
+        assert.equal((await callInfo(live.socket)).name, "domsplice");
+        const reply = await callMutateDomain(live.pluginSocket, { domain: domainXml, vmi, invocationContext: "Boot" });
+        assert.equal(Buffer.compare(Buffer.from(reply), Buffer.from(domainXml)), 0);
+        assert.ok(live.alive());
+      } finally {
+        await live.stop();
+      }
+    });
+
+    test("a stale socket from a killed sidecar is replaced: the restarted container serves on the same paths", async () => {
+      const killed = await startSidecar(runtime);
+      try {
+        killed.child.kill("SIGKILL");
+        await killed.exited;
+        assert.deepEqual(listDirectory(path.dirname(killed.socket)), ["domsplice.sock"], "SIGKILL leaves the socket file behind");
+        const restarted = await startSidecar(runtime, [], { reuse: killed });
+        try {
+          assert.equal((await callInfo(restarted.socket)).name, "domsplice");
+          const reply = await callMutateDomain(restarted.pluginSocket, { domain: domainXml, vmi, invocationContext: "Boot" });
+          assert.equal(Buffer.compare(Buffer.from(reply), Buffer.from(domainXml)), 0);
+        } finally {
+          await restarted.stop();
+        }
+      } finally {
+        await killed.stop();
       }
     });
   });

@@ -19,7 +19,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } fro
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { newestMtime, nodeBundleOptions } from "../scripts/node-bundle.mjs";
+import { newestMtime, nodeCliBundleOptions } from "../scripts/node-bundle.mjs";
 
 export const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
@@ -470,8 +470,8 @@ function serveCommand(runtime: Runtime, args: readonly string[]): { command: str
 }
 
 /**
- * bin/domsplice runs dist/cli.js: rebuild it when missing or older than src/ (as test/cli.test.ts
- * does), so Node tests the code in the checkout and not a stale bundle.
+ * bin/domsplice runs dist/cli.js (serve comes from its chunks): rebuild them as scripts/build.mjs
+ * does when missing or older than src/, so Node tests the code in the checkout, not a stale bundle.
  */
 export async function ensureNodeBundle(): Promise<void> {
   const bundle = path.join(repoRoot, "dist", "cli.js");
@@ -480,7 +480,7 @@ export async function ensureNodeBundle(): Promise<void> {
     if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}\n${build.stderr}`);
   } else if (!existsSync(bundle) || statSync(bundle).mtimeMs < newestMtime(path.join(repoRoot, "src"))) {
     const { build } = await import("esbuild");
-    await build({ absWorkingDir: repoRoot, entryPoints: { cli: "src/cli.ts" }, outdir: "dist", ...nodeBundleOptions });
+    await build({ absWorkingDir: repoRoot, entryPoints: { cli: "src/cli.ts" }, outdir: "dist", ...nodeCliBundleOptions });
   }
 }
 
@@ -492,7 +492,7 @@ export interface Exit {
 export interface SidecarProcess {
   readonly runtime: Runtime;
   readonly child: ChildProcess;
-  /** Scratch directory holding hooks/ and plugin/; removed by stop(). */
+  /** Scratch directory holding hooks/ and plugin/; removed by stop() unless it was reused. */
   readonly dir: string;
   /** The legacy hook socket: <dir>/hooks/domsplice.sock. */
   readonly socket: string;
@@ -511,23 +511,43 @@ export interface SidecarProcess {
   stop(): Promise<void>;
 }
 
-/**
- * Starts `domsplice serve --plugin identity --socket <dir>/hooks/domsplice.sock --plugin-socket
- * <dir>/plugin/domsplice.sock [extra]` on `runtime` and resolves once it logged "msg":"serving"
- * (rejects with its stderr if it exits or stays silent for `readyMs`).
- */
-export async function startSidecar(runtime: Runtime, extraArgs: readonly string[] = [], readyMs = 20_000): Promise<SidecarProcess> {
+/** A scratch directory with hooks/ and plugin/ in it, as a pod's two socket mounts. */
+export function socketScratch(runtime: Runtime): { dir: string; socket: string; pluginSocket: string } {
   const dir = mkdtempSync(path.join(tmpdir(), `domsplice-e2e-${runtime}-`));
   mkdirSync(path.join(dir, "hooks"));
   mkdirSync(path.join(dir, "plugin"));
-  const socket = path.join(dir, "hooks", "domsplice.sock");
-  const pluginSocket = path.join(dir, "plugin", "domsplice.sock");
-  const { command, args } = serveCommand(runtime, ["--plugin", "identity", "--socket", socket, "--plugin-socket", pluginSocket, ...extraArgs]);
-  const child = spawn(command, args, {
-    cwd: repoRoot,
-    stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, NO_COLOR: "1", CONTAINER_NAME: "hook-sidecar-0" },
-  });
+  return { dir, socket: path.join(dir, "hooks", "domsplice.sock"), pluginSocket: path.join(dir, "plugin", "domsplice.sock") };
+}
+
+const serveArgs = (socket: string, pluginSocket: string, extraArgs: readonly string[]) => ["--plugin", "identity", "--socket", socket, "--plugin-socket", pluginSocket, ...extraArgs];
+const serveEnv = () => ({ ...process.env, NO_COLOR: "1", CONTAINER_NAME: "hook-sidecar-0" });
+
+/**
+ * Runs a `serve` that is expected to give up at start (exit status and stderr), e.g. on a socket
+ * path it cannot use; killed after `timeoutMs` if it serves after all.
+ */
+export function serveExpectingRefusal(runtime: Runtime, socket: string, pluginSocket: string, extraArgs: readonly string[] = [], timeoutMs = 10_000): { status: number | null; signal: NodeJS.Signals | null; stderr: string } {
+  const { command, args } = serveCommand(runtime, serveArgs(socket, pluginSocket, extraArgs));
+  const run = spawnSync(command, args, { cwd: repoRoot, env: serveEnv(), encoding: "utf8", timeout: timeoutMs, killSignal: "SIGKILL" });
+  if (run.error && (run.error as NodeJS.ErrnoException).code !== "ETIMEDOUT") throw run.error;
+  return { status: run.status, signal: run.signal, stderr: run.stderr };
+}
+
+/**
+ * Starts `domsplice serve --plugin identity --socket <dir>/hooks/domsplice.sock --plugin-socket
+ * <dir>/plugin/domsplice.sock [extra]` on `runtime` and resolves once it logged "msg":"serving"
+ * (rejects with its stderr if it exits or stays silent for `readyMs`). With `reuse`, it serves on
+ * that scratch directory's paths (which stop() then leaves in place) instead of a new one.
+ */
+export async function startSidecar(
+  runtime: Runtime,
+  extraArgs: readonly string[] = [],
+  options: { readonly reuse?: { dir: string; socket: string; pluginSocket: string }; readonly readyMs?: number } = {},
+): Promise<SidecarProcess> {
+  const readyMs = options.readyMs ?? 20_000;
+  const { dir, socket, pluginSocket } = options.reuse ?? socketScratch(runtime);
+  const { command, args } = serveCommand(runtime, serveArgs(socket, pluginSocket, extraArgs));
+  const child = spawn(command, args, { cwd: repoRoot, stdio: ["ignore", "ignore", "pipe"], env: serveEnv() });
   let stderrText = "";
   let pending = "";
   const logs: Record<string, unknown>[] = [];
@@ -564,7 +584,7 @@ export async function startSidecar(runtime: Runtime, extraArgs: readonly string[
       child.kill("SIGKILL");
       await exited;
     }
-    rmSync(dir, { recursive: true, force: true });
+    if (!options.reuse) rmSync(dir, { recursive: true, force: true });
   };
   try {
     const serving = await new Promise<Record<string, unknown>>((resolve, reject) => {

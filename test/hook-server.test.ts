@@ -46,8 +46,9 @@ const trickyFiles = ["tricky/tricky.xml", "tricky/tricky-extra.xml", "kubevirt/m
 const allVersions: readonly CallbacksVersion[] = ["v1alpha1", "v1alpha2", "v1alpha3"];
 const contexts: readonly InvocationContext[] = ["Boot", "MigrationSource", "MigrationTarget"];
 
-/** Each runtime runs with its own priority, so Info is seen to carry the flag (negative too). */
+/** Each runtime runs with its own priority and name, so Info is seen to carry the flags (negative priorities too). */
 const priorityOf: Record<Runtime, number> = { node: 0, bun: 7, deno: -3 };
+const nameOf: Record<Runtime, string> = { node: "domsplice", bun: "domsplice", deno: "network-passt-binding" };
 
 function sameBytes(actual: Uint8Array, expected: Uint8Array, what: string): void {
   if (Buffer.compare(Buffer.from(actual), Buffer.from(expected)) === 0) return;
@@ -81,9 +82,10 @@ for (const runtime of runtimes) {
     let sidecar: SidecarProcess;
     const manager = () => new HookManager(path.dirname(sidecar.socket));
     const priority = priorityOf[runtime];
+    const name = nameOf[runtime];
 
     before(async () => {
-      sidecar = await startSidecar(runtime, priority === 0 ? [] : [`--priority=${priority}`]);
+      sidecar = await startSidecar(runtime, [...(priority === 0 ? [] : [`--priority=${priority}`]), ...(name === "domsplice" ? [] : ["--name", name])]);
     });
     after(async () => {
       await sidecar?.stop();
@@ -111,7 +113,7 @@ for (const runtime of runtimes) {
       const [only] = found;
       assert.equal(only!.socketPath, sidecar.socket);
       assert.equal(only!.version, "v1alpha3");
-      assert.equal(only!.info.name, "domsplice");
+      assert.equal(only!.info.name, name);
       assert.deepEqual([...only!.info.versions].sort(), ["v1alpha1", "v1alpha2", "v1alpha3"]);
       const points = [...only!.info.hookPoints].sort((a, b) => (a.name < b.name ? -1 : 1));
       assert.deepEqual(points, [
@@ -206,6 +208,20 @@ for (const runtime of runtimes) {
       assert.deepEqual(exit, { code: 0, signal: null }, sidecar.stderr());
       assert.deepEqual(listDirectory(path.dirname(sidecar.socket)), []);
       assert.deepEqual(listDirectory(path.dirname(sidecar.pluginSocket)), []);
+    });
+  });
+
+  describe(`${runtime}: SIGINT`, () => {
+    test("SIGINT (Ctrl-C): exit 0, both sockets gone", async () => {
+      const sidecar = await startSidecar(runtime);
+      try {
+        sidecar.child.kill("SIGINT");
+        assert.deepEqual(await exitWithin(sidecar, 10_000), { code: 0, signal: null }, sidecar.stderr());
+        assert.deepEqual(listDirectory(path.dirname(sidecar.socket)), []);
+        assert.deepEqual(listDirectory(path.dirname(sidecar.pluginSocket)), []);
+      } finally {
+        await sidecar.stop();
+      }
     });
   });
 
