@@ -163,7 +163,9 @@ function describe(value: unknown): string {
   if (value === undefined) return "nothing";
   if (Array.isArray(value)) return "an array";
   if (typeof value === "string") return "a string";
-  return typeof value === "object" ? `a ${value.constructor?.name ?? "plain"} object` : `a ${typeof value}`;
+  if (typeof value !== "object") return `a ${typeof value}`;
+  const kind = (value as object).constructor?.name;
+  return kind === undefined || kind === "Object" ? "an object" : `a ${kind}`;
 }
 
 // ---------------------------------------------------------------- the gRPC messages around it
