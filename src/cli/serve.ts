@@ -56,7 +56,7 @@ const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
 export async function runServe(args: string[]): Promise<number> {
   const { values } = parseCommandArgs(
     "serve",
-    args,
+    withNegativePriorityJoined(args),
     {
       plugin: { type: "string", multiple: true },
       socket: { type: "string" },
@@ -79,47 +79,74 @@ export async function runServe(args: string[]): Promise<number> {
   if (socket === "" || pluginSocket === "") throw new UsageError("socket paths must not be empty", "serve");
   const pluginNames = choosePluginNames(values.plugin as string[] | undefined);
 
-  let server: HookServer;
+  // Stop signals are caught from before the socket exists: kubelet may send SIGTERM at any time,
+  // and a signal with no listener yet would kill the process and leave the socket file behind.
+  const supervision = superviseProcess();
   try {
-    const plugins = await loadPlugins(pluginNames);
-    server = await startHookServer({ socket, pluginSocket, name, priority, plugins, env: readHookEnv(process.env) });
-  } catch (error) {
-    if (error instanceof UnknownPluginError) throw new UsageError(error.message, "serve");
-    if (error instanceof SocketError) {
-      printError(`domsplice serve: ${error.message}`);
-      return EXIT_BAD_INPUT;
+    let server: HookServer;
+    try {
+      const plugins = await loadPlugins(pluginNames);
+      server = await startHookServer({ socket, pluginSocket, name, priority, plugins, env: readHookEnv(process.env) });
+    } catch (error) {
+      if (error instanceof UnknownPluginError) throw new UsageError(error.message, "serve");
+      if (error instanceof SocketError) {
+        printError(`domsplice serve: ${error.message}`);
+        return EXIT_BAD_INPUT;
+      }
+      throw error;
     }
-    throw error;
+    supervision.serving(server);
+    await server.closed;
+    return EXIT_OK;
+  } finally {
+    supervision.release();
   }
-  return superviseUntilClosed(server);
 }
 
-/** Turns signals and fatal errors into shutdowns; resolves to the exit status. */
-async function superviseUntilClosed(server: HookServer): Promise<number> {
-  let status = EXIT_OK;
+/**
+ * Turns SIGTERM, SIGINT and SIGHUP into a graceful shutdown (remembered if one arrives before
+ * the server is up), and a fatal error into exit 1 after one log line (the server's exit hook
+ * removes the socket files).
+ */
+function superviseProcess(): { serving(server: HookServer): void; release(): void } {
+  let server: HookServer | undefined;
+  let stopRequest: string | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    void server.shutdown(`signal ${signal}`);
+    stopRequest ??= `signal ${signal}`;
+    if (server !== undefined) void server.shutdown(stopRequest);
   };
   const onFatal = (error: unknown): void => {
-    // The process is in an unknown state: say why, then exit; the server's exit hook removes
-    // the socket files.
     stderrLog(logRecord({ level: "error", msg: `fatal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}` }));
     process.exit(EXIT_BUG);
   };
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   process.on("uncaughtException", onFatal);
   process.on("unhandledRejection", onFatal);
-  try {
-    await server.closed;
-  } catch (error) {
-    onFatal(error);
-    status = EXIT_BUG;
-  } finally {
-    for (const signal of STOP_SIGNALS) process.removeListener(signal, onSignal);
-    process.removeListener("uncaughtException", onFatal);
-    process.removeListener("unhandledRejection", onFatal);
+  return {
+    serving(started) {
+      server = started;
+      if (stopRequest !== undefined) void server.shutdown(stopRequest);
+    },
+    release() {
+      for (const signal of STOP_SIGNALS) process.removeListener(signal, onSignal);
+      process.removeListener("uncaughtException", onFatal);
+      process.removeListener("unhandledRejection", onFatal);
+    },
+  };
+}
+
+/** `--priority -5` as `--priority=-5`: parseArgs would take "-5" for an option. */
+function withNegativePriorityJoined(args: string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--priority" && i + 1 < args.length && /^-\d+$/.test(args[i + 1])) {
+      joined.push(`--priority=${args[i + 1]}`);
+      i++;
+    } else {
+      joined.push(args[i]);
+    }
   }
-  return status;
+  return joined;
 }
 
 function parsePriority(text: string | undefined): number {

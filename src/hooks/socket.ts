@@ -19,11 +19,16 @@ export class SocketError extends Error {
   }
 }
 
-/** Identity of the socket file a server created, so cleanup never removes someone else's. */
+/**
+ * Identity of the socket file a server created, so cleanup never removes someone else's. The
+ * inode alone is not enough: tmpfs hands a freed inode number to the next file at once, so the
+ * change time (nanoseconds) is part of it.
+ */
 export interface SocketFile {
   readonly path: string;
-  readonly device: number;
-  readonly inode: number;
+  readonly device: bigint;
+  readonly inode: bigint;
+  readonly changedNs: bigint;
 }
 
 /**
@@ -81,8 +86,8 @@ function probe(socketPath: string): Promise<"live" | "stale" | "gone"> {
 
 /** Records which file the server just bound, for removeSocketFile. */
 export async function identifySocketFile(socketPath: string): Promise<SocketFile> {
-  const info = await lstat(socketPath);
-  return { path: socketPath, device: info.dev, inode: info.ino };
+  const info = await lstat(socketPath, { bigint: true });
+  return { path: socketPath, device: info.dev, inode: info.ino, changedNs: info.ctimeNs };
 }
 
 /**
@@ -91,8 +96,8 @@ export async function identifySocketFile(socketPath: string): Promise<SocketFile
  */
 export function removeSocketFile(file: SocketFile): boolean {
   try {
-    const info = lstatSync(file.path);
-    if (!info.isSocket() || info.dev !== file.device || info.ino !== file.inode) return false;
+    const info = lstatSync(file.path, { bigint: true });
+    if (!info.isSocket() || info.dev !== file.device || info.ino !== file.inode || info.ctimeNs !== file.changedNs) return false;
     unlinkSync(file.path);
     return true;
   } catch {
