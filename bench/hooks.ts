@@ -129,8 +129,8 @@ async function main(): Promise<void> {
     }
 
     const memoryPrograms = programs.filter((p) => MEMORY_PROGRAMS.includes(p));
-    const memoryCells = await measureMemory(paths, runtimes, memoryPrograms, call, { rounds: rounds.memory, scratch, log });
-    const memory = memoryFigures(memoryCells);
+    const memoryRun = await measureMemory(paths, runtimes, memoryPrograms, call, { rounds: rounds.memory, scratch, log });
+    const memory = memoryFigures(memoryRun.cells);
     for (const m of memory) {
       const a = m.afterCalls;
       log(`  ${m.runtime.padEnd(13)} ${m.program.padEnd(12)} RssAnon ${(a.RssAnon / 1024).toFixed(1)} MB  RssFile ${(a.RssFile / 1024).toFixed(1)} MB  VmHWM ${(a.VmHWM / 1024).toFixed(1)} MB`);
@@ -143,7 +143,10 @@ async function main(): Promise<void> {
         .filter((p) => programs.includes(p))
         .flatMap((program) => (["bun", "bun-compiled"] as const).filter((r) => runtimes.includes(r)).map((runtime) => ({ runtime, program }))),
     ];
-    const latency = latencyFigures(await measureLatency(paths, latencyTargets, call, { rounds: rounds.latency, quick, scratch, log }));
+    const latencyRun = await measureLatency(paths, latencyTargets, call, { rounds: rounds.latency, quick, scratch, log });
+    const latency = latencyFigures(latencyRun.rounds);
+    const crashes = [...memoryRun.crashes, ...latencyRun.crashes];
+    for (const c of crashes) log(`CRASH ${c.runtime} ${c.program} (${c.phase}) after ${c.callsAnswered} calls, exit ${c.exit}: ${c.stderrTail.at(-1) ?? ""}`);
     for (const l of latency) {
       log(`  ${l.runtime.padEnd(13)} ${l.program.padEnd(12)} ${l.connection.padEnd(17)} p50 ${l.p50Ms.toFixed(2)} ms  p99 ${l.p99Ms.toFixed(2)} ms  n=${l.samplesPerRound}`);
     }
@@ -177,6 +180,7 @@ async function main(): Promise<void> {
       breakdown,
       memory,
       latency,
+      crashes,
       goals,
       goFromIssue: GO_PASST_FROM_ISSUE,
     };

@@ -4,16 +4,22 @@
 //   reused connection  one connection kept open, for comparison (the transport's floor per call)
 // Every server runs at once and the tasks run back to back in one Bench, so a round compares
 // runtimes under the same machine load; rounds repeat that and the report takes medians.
+// A server that dies mid-run (Deno 2.9's node:http2 can abort in nghttp2 under connection
+// churn) is recorded as a crash with its exit status and last stderr lines, restarted, and its
+// tasks run again in a Bench of their own (at most MAX_RETRIES times); only completed tasks
+// give figures.
 
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { Bench } from "tinybench";
 import { HookClient, onDefineDomainOnce, sameBytes } from "./client.ts";
 import type { HookCall } from "./call.ts";
-import { startUntilLine, stop, type Started } from "./processes.ts";
+import { startUntilLine, stderrTail, stop, type ServerCrash, type Started } from "./processes.ts";
 import { commandFor, type Paths, type ProgramName, type RuntimeName } from "./targets.ts";
 
 export type Connection = "new connection" | "reused connection";
+const CONNECTIONS: readonly Connection[] = ["new connection", "reused connection"];
+const MAX_RETRIES = 2;
 
 export interface LatencyTarget {
   runtime: RuntimeName;
@@ -30,71 +36,127 @@ export interface LatencyRound {
   samples: number;
 }
 
+interface Running {
+  target: LatencyTarget;
+  socket: string;
+  started: Started;
+  reused: HookClient;
+  callsAnswered: number;
+}
+
+async function startTarget(paths: Paths, target: LatencyTarget, socket: string, call: HookCall): Promise<Running> {
+  const started = await startUntilLine(commandFor(paths, target.runtime, target.program, socket), '"serving"', { cwd: paths.repoRoot, timeoutMs: 30_000 });
+  const running: Running = { target, socket, started, reused: new HookClient(socket), callsAnswered: 0 };
+  // Checked once, outside the timing: both ways return the domain unchanged.
+  for (const domain of [await onDefineDomainOnce(socket, call.params), await running.reused.onDefineDomain("v1alpha3", call.params)]) {
+    if (!sameBytes(domain, call.params.domainXML)) throw new Error(`${target.runtime} ${target.program}: OnDefineDomain changed the domain`);
+  }
+  running.callsAnswered = 2;
+  return running;
+}
+
+async function stopTarget(running: Running): Promise<number | string | null> {
+  running.reused.close();
+  return stop(running.started.child);
+}
+
+/** One Bench over the given servers' tasks; returns completed rows and the errored tasks' servers. */
+async function benchOnce(
+  running: readonly Running[],
+  call: HookCall,
+  quick: boolean,
+): Promise<{ rows: LatencyRound[]; failed: Map<Running, string> }> {
+  const bench = new Bench(
+    quick ? { time: 200, iterations: 20, warmupTime: 50, warmupIterations: 5 } : { time: 1500, iterations: 200, warmupTime: 200, warmupIterations: 20 },
+  );
+  const tasks: { running: Running; connection: Connection }[] = [];
+  for (const server of running) {
+    for (const connection of CONNECTIONS) {
+      tasks.push({ running: server, connection });
+      bench.add(
+        `${server.target.runtime} ${server.target.program} ${connection}`,
+        connection === "new connection"
+          ? async () => {
+              await onDefineDomainOnce(server.socket, call.params);
+              server.callsAnswered++;
+            }
+          : async () => {
+              await server.reused.onDefineDomain("v1alpha3", call.params);
+              server.callsAnswered++;
+            },
+      );
+    }
+  }
+  await bench.run();
+  const rows: LatencyRound[] = [];
+  const failed = new Map<Running, string>();
+  for (const [i, task] of bench.tasks.entries()) {
+    const { running: server, connection } = tasks[i];
+    const result = task.result;
+    if (result.state !== "completed") {
+      if (!failed.has(server)) failed.set(server, `${result.state}${"error" in result ? `: ${String(result.error)}` : ""}`);
+      continue;
+    }
+    rows.push({
+      runtime: server.target.runtime,
+      program: server.target.program,
+      connection,
+      p50Ms: result.latency.p50,
+      p99Ms: result.latency.p99,
+      meanMs: result.latency.mean,
+      samples: result.latency.samplesCount,
+    });
+  }
+  // A server with one completed and one errored task is measured again as a whole.
+  return { rows: rows.filter((row) => ![...failed.keys()].some((s) => s.target.runtime === row.runtime && s.target.program === row.program)), failed };
+}
+
 export async function measureLatency(
   paths: Paths,
   targets: readonly LatencyTarget[],
   call: HookCall,
   options: { rounds: number; quick: boolean; scratch: string; log: (line: string) => void },
-): Promise<LatencyRound[]> {
+): Promise<{ rounds: LatencyRound[]; crashes: ServerCrash[] }> {
   const socketDir = path.join(options.scratch, "latency");
   mkdirSync(socketDir, { recursive: true });
   const rounds: LatencyRound[] = [];
+  const crashes: ServerCrash[] = [];
+  let sequence = 0;
   for (let round = 0; round < options.rounds; round++) {
-    const running: { target: LatencyTarget; socket: string; started: Started; reused: HookClient }[] = [];
+    let running: Running[] = [];
     try {
-      for (const [i, target] of targets.entries()) {
-        const socket = path.join(socketDir, `${round}-${i}.sock`);
-        const started = await startUntilLine(commandFor(paths, target.runtime, target.program, socket), '"serving"', { cwd: paths.repoRoot, timeoutMs: 30_000 });
-        const reused = new HookClient(socket);
-        running.push({ target, socket, started, reused });
-        // Checked once, outside the timing: both ways return the domain unchanged.
-        for (const domain of [await onDefineDomainOnce(socket, call.params), await reused.onDefineDomain("v1alpha3", call.params)]) {
-          if (!sameBytes(domain, call.params.domainXML)) throw new Error(`${target.runtime} ${target.program}: OnDefineDomain changed the domain`);
+      for (const target of targets) running.push(await startTarget(paths, target, path.join(socketDir, `${sequence++}.sock`), call));
+      let attempt = 0;
+      let pending = running;
+      while (pending.length > 0) {
+        const { rows, failed } = await benchOnce(pending, call, options.quick);
+        rounds.push(...rows);
+        pending = [];
+        for (const [server, error] of failed) {
+          const exit = await stopTarget(server);
+          crashes.push({
+            runtime: server.target.runtime,
+            program: server.target.program,
+            phase: `latency round ${round + 1}`,
+            callsAnswered: server.callsAnswered,
+            exit,
+            error,
+            stderrTail: stderrTail(server.started),
+          });
+          options.log(`  ${server.target.runtime} ${server.target.program}: failed after ${server.callsAnswered} calls (exit ${exit}): ${error.split("\n")[0]}`);
+          running = running.filter((r) => r !== server);
+          if (attempt < MAX_RETRIES) {
+            const restarted = await startTarget(paths, server.target, path.join(socketDir, `${sequence++}.sock`), call);
+            running.push(restarted);
+            pending.push(restarted);
+          }
         }
-      }
-      const bench = new Bench(
-        options.quick
-          ? { time: 200, iterations: 20, warmupTime: 50, warmupIterations: 5 }
-          : { time: 1500, iterations: 200, warmupTime: 200, warmupIterations: 20 },
-      );
-      const names: { name: string; target: LatencyTarget; connection: Connection }[] = [];
-      for (const { target, socket, reused } of running) {
-        for (const connection of ["new connection", "reused connection"] as const) {
-          const name = `${target.runtime} ${target.program} ${connection}`;
-          names.push({ name, target, connection });
-          bench.add(
-            name,
-            connection === "new connection"
-              ? async () => {
-                  await onDefineDomainOnce(socket, call.params);
-                }
-              : async () => {
-                  await reused.onDefineDomain("v1alpha3", call.params);
-                },
-          );
-        }
-      }
-      await bench.run();
-      for (const [i, task] of bench.tasks.entries()) {
-        const result = task.result;
-        if (result.state !== "completed") throw new Error(`latency ${names[i].name}: ${result.state}${"error" in result ? `: ${String(result.error)}` : ""}`);
-        rounds.push({
-          runtime: names[i].target.runtime,
-          program: names[i].target.program,
-          connection: names[i].connection,
-          p50Ms: result.latency.p50,
-          p99Ms: result.latency.p99,
-          meanMs: result.latency.mean,
-          samples: result.latency.samplesCount,
-        });
+        attempt++;
       }
     } finally {
-      for (const { started, reused } of running) {
-        reused.close();
-        await stop(started.child);
-      }
+      for (const server of running) await stopTarget(server);
     }
     options.log(`latency: round ${round + 1}/${options.rounds}`);
   }
-  return rounds;
+  return { rounds, crashes };
 }

@@ -5,7 +5,7 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import type { Command } from "./targets.ts";
+import type { Command, ProgramName, RuntimeName } from "./targets.ts";
 
 export interface Started {
   child: ChildProcess;
@@ -64,6 +64,23 @@ export function startUntilLine(command: Command, marker: string, options: { cwd:
       }
     });
   });
+}
+
+/** A server that failed calls (died, or stopped answering) during a measurement. */
+export interface ServerCrash {
+  runtime: RuntimeName;
+  program: ProgramName;
+  phase: string;
+  /** Calls the server had answered since it started. */
+  callsAnswered: number;
+  exit: number | string | null;
+  error: string;
+  stderrTail: string[];
+}
+
+/** What a failed server last wrote, less its per-call log lines. */
+export function stderrTail(started: Started, lines = 5): string[] {
+  return started.stderr.filter((line) => !line.includes('"call answered"')).slice(-lines);
 }
 
 /** Stops a child: SIGTERM (the server then removes its socket), SIGKILL after `graceMs`. */

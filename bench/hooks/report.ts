@@ -5,6 +5,7 @@
 import { GO_PASST_FROM_ISSUE, type Breakdown, type Goal, type LatencyFigure, type MemoryFigure, type ReadyFigure } from "./summary.ts";
 import { RUNTIME_LABELS, type ProgramName, type RuntimeName } from "./targets.ts";
 import type { CompiledBinary } from "./targets.ts";
+import type { ServerCrash } from "./processes.ts";
 
 export interface HooksReport {
   date: string;
@@ -24,6 +25,8 @@ export interface HooksReport {
   breakdown: Breakdown[];
   memory: MemoryFigure[];
   latency: LatencyFigure[];
+  /** Servers that failed calls during the memory and latency runs (each was restarted). */
+  crashes: ServerCrash[];
   goals: Goal[];
   goFromIssue: typeof GO_PASST_FROM_ISSUE;
 }
@@ -134,6 +137,21 @@ export function markdownOf(report: HooksReport, command: string): string {
     lines.push(`| ${RUNTIME_LABELS[t.runtime]} | ${PROGRAM_LABELS[t.program]} | ${ms(fresh?.p50Ms)} | ${ms(fresh?.p99Ms)} | ${ms(reused?.p50Ms)} | ${ms(reused?.p99Ms)} |`);
   }
   lines.push(`| Go passt sidecar — the issue's figure, not measured here | | ${go.onDefineDomainP50Ms} | | | |`);
+
+  lines.push("", "## Servers that failed under connection churn", "");
+  if (report.crashes.length === 0) lines.push("None: every server answered every call of the memory and latency runs.");
+  else {
+    lines.push(
+      "A server that failed a call was recorded, restarted on a new socket, and its measurement run again; figures above come only from runs without failures.",
+      "",
+      "| runtime | program | when | calls answered before | exit | last stderr line |",
+      "|---|---|---|---:|---|---|",
+    );
+    for (const c of report.crashes) {
+      const last = (c.stderrTail.at(-1) ?? "").replace(/\|/g, "\\|").slice(0, 200);
+      lines.push(`| ${RUNTIME_LABELS[c.runtime]} | ${PROGRAM_LABELS[c.program]} | ${c.phase} | ${c.callsAnswered} | ${c.exit} | \`${last}\` |`);
+    }
+  }
 
   lines.push("", "## Goals", "", "| goal | measured | target | met |", "|---|---:|---:|---|");
   for (const g of report.goals) lines.push(`| ${g.name} | ${g.measured.toFixed(1)} ${g.unit} | <= ${g.target.toFixed(1)} ${g.unit} | ${g.met ? "yes" : "**no**"} |`);
