@@ -236,6 +236,61 @@ describe("WASM kernel sizes its memory like the reference sizes its table", () =
   });
 });
 
+describe("WASM kernel's one-vector paths agree at every offset of their 16-byte window", () => {
+  // The kernel reads `name="value"` and end tags from one 16-byte load where it can, and
+  // resumes a value that runs past the window from the window's end: every name length,
+  // value length, quote and stopping byte around that boundary must give the reference's
+  // tokens and errors.
+  test("attributes: names of 1-17 bytes, values of 0-20 with a stop byte at each place", () => {
+    const stops = ["", "&amp;", "&e;", "<", "é", "\u0001", "'", '"', "&#x41;", " "];
+    let cases = 0;
+    for (let nameLength = 1; nameLength <= 17; nameLength++) {
+      const name = "abcdefghijklmnopq".slice(0, nameLength);
+      for (const quote of ['"', "'"]) {
+        for (let valueLength = 0; valueLength <= 20; valueLength++) {
+          for (const stop of stops) {
+            for (let at = 0; at <= valueLength; at += stop === "" ? valueLength + 1 : 1) {
+              const value = "v".repeat(at) + stop + "w".repeat(valueLength - at);
+              const tail = ` z=${quote}1${quote}></e>`;
+              for (const doc of [`<e ${name}=${quote}${value}${quote}${tail}`, `<e ${name}=${quote}${value}`, `<e ${name} = ${quote}${value}${quote}/>`]) {
+                assertAgree(encoder.encode(doc), 0, DEFAULT_LIMITS, 0, `attribute ${JSON.stringify(doc)}`);
+                cases++;
+              }
+            }
+          }
+        }
+      }
+    }
+    assert.ok(cases > 10000);
+  });
+
+  test("duplicate attributes after 0-6 others; names alike in length, first and last byte are not duplicates", () => {
+    const names = ["abc", "axc", "a", "abbc", "acbc", "xml:c", "x-y", "x.y"];
+    for (let before = 0; before <= 6; before++) {
+      for (const name of names) {
+        for (const other of names) {
+          const attrs = names.slice(0, before).map((n, k) => ` ${n}${k}="v"`).join("");
+          for (const doc of [`<e${attrs} ${name}="1" ${other}='2'/>`, `<e${attrs} ${name}="1"\n${other} = "22"></e>`]) {
+            assertAgree(encoder.encode(doc), 0, DEFAULT_LIMITS, 0, `duplicates ${JSON.stringify(doc)}`);
+          }
+        }
+      }
+    }
+  });
+
+  test("end tags: names of 1-17 bytes, matching or not, closed by '>', space or something else", () => {
+    for (let nameLength = 1; nameLength <= 17; nameLength++) {
+      const name = "abcdefghijklmnopq".slice(0, nameLength);
+      for (const close of [">", " >", "\n>", "x>", "", "é>", "/>", ":>"]) {
+        for (const other of [name, name.slice(0, -1), name + "b", name.slice(0, -1) + "Z"]) {
+          const doc = `<${name}>t</${other}${close}`;
+          assertAgree(encoder.encode(doc), 0, DEFAULT_LIMITS, 0, `end tag ${JSON.stringify(doc)}`);
+        }
+      }
+    }
+  });
+});
+
 test("ScanError numbers in assembly/codes.ts equal src/xml/errors.ts", () => {
   // ScanError is a const enum (no object at run time under tsc), so both sides are read as source.
   const kernelSource = readFileSync(path.join(repoRoot, "assembly", "codes.ts"), "utf8");
