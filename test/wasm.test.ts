@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import path from "node:path";
 import fc from "fast-check";
 import { scanBody, type ScanResult } from "../src/xml/scan.ts";
-import { scanBodyWasm, releaseLentTable, wasmTableLent, WASM_KERNEL_LOAD_AFTER_BYTES } from "../src/xml/wasm.ts";
+import { scanBodyWasm, releaseLentTable, wasmTableLent, lentSingleQuotedAttributes, WASM_KERNEL_LOAD_AFTER_BYTES } from "../src/xml/wasm.ts";
 import { DEFAULT_LIMITS, EntityRefList, TokenKind, TokenTableBuilder, type Limits } from "../src/xml/tokens.ts";
 import { ScanError } from "../src/xml/errors.ts";
 import { tokenize, tokenizeLent, type TokenizeResult } from "../src/xml/tokenizer.ts";
@@ -201,6 +201,30 @@ describe("a lent table (tokenizeLent: views onto the kernel's memory)", () => {
     }
     assert.ok(!wasmTableLent());
     sameOutcome(tokenize(bytes, { kernel: "ts" }), tokenize(bytes, { kernel: "wasm" }), "after release");
+  });
+
+  test("tells how many attribute values are quoted with ' (style.ts's quote), only for its own input", () => {
+    const cases: Array<[string, number]> = [
+      [`<a x="1" y="it's"><b z="2"/></a>`, 0],
+      [`<a x='1' y="2"><b z='a "long" value past one vector'/><c w = '3'/></a>`, 3],
+      [`<?xml version='1.0'?><!DOCTYPE a [<!ATTLIST a x CDATA '1'>]><a>'</a>`, 0],
+    ];
+    for (const [text, apos] of cases) {
+      const bytes = encoder.encode(text);
+      const expected = tokenize(bytes, { kernel: "ts" });
+      assert.ok(expected.ok);
+      const counted = Array.from(expected.table.kind.subarray(0, expected.table.count)).filter((k, i) => k === TokenKind.Attribute && bytes[expected.table.end[i] - 1] === 0x27).length;
+      assert.equal(counted, apos, text);
+      const lent = tokenizeLent(bytes, { kernel: "wasm" });
+      try {
+        assert.ok(lent.ok && wasmTableLent());
+        assert.equal(lentSingleQuotedAttributes(bytes), apos, text);
+        assert.equal(lentSingleQuotedAttributes(bytes.slice()), -1, "another array, even with the same bytes");
+      } finally {
+        releaseLentTable();
+      }
+      assert.equal(lentSingleQuotedAttributes(bytes), -1, "nothing lent");
+    }
   });
 
   test("a lending call that fails lends nothing", () => {

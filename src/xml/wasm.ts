@@ -36,7 +36,7 @@ interface KernelExports {
   rootIndex(): number;
   refTotal(): number;
   pack(to: number): number;
-  findByte(from: number, to: number, byte: number): number;
+  aposAttributes(): number;
 }
 
 /** Where the kernel expects the input (assembly/chars.ts INPUT): page 0 is its static data. */
@@ -109,13 +109,13 @@ export function releaseLentTable(): void {
 }
 
 /**
- * Where `byte` first occurs in `bytes` (from `from` on), searched by the kernel 16 bytes at a
- * time when `bytes` is the input of the table currently lent (its copy is still in the
- * kernel's memory); -2 when it is not, and the caller must look itself.
+ * How many attribute values of `bytes` are quoted with ', when `bytes` is the input of the table
+ * currently lent (the kernel counted them during the scan); -1 when it is not, and the caller
+ * must look itself.
  */
-export function lentInputIndexOf(bytes: Uint8Array, byte: number, from: number): number {
-  if (!lent || bytes !== lentInput || kernel === null) return -2;
-  return kernel.findByte(from, bytes.length, byte);
+export function lentSingleQuotedAttributes(bytes: Uint8Array): number {
+  if (!lent || bytes !== lentInput || kernel === null) return -1;
+  return kernel.aposAttributes();
 }
 
 /** "auto" never picks WASM above this size: wasm32 memory ends at 4 GiB, input and table included. */
