@@ -20,6 +20,7 @@ import {
   callPreCloudInitIso,
   encodeRequest,
   ensureNodeBundle,
+  holdCall,
   isServiceError,
   listDirectory,
   rawCall,
@@ -195,6 +196,20 @@ for (const runtime of runtimes) {
       const reply = await callOnDefineDomain(sidecar.socket, "v1alpha3", whole, vmi);
       assert.equal(Buffer.compare(Buffer.from(reply), Buffer.from(whole)), 0, "byte-identical");
       await stillServing();
+    });
+
+    test("callers that give up: a deadline that passes, a connection dropped mid-message", async () => {
+      // A deadline (grpc-timeout 50 ms) that passes while half the request is still to come.
+      const late = await holdCall(sidecar.socket, onDefinePath, encodeRequest(service, "OnDefineDomain", { domainXML: domainXml, vmi }), { "grpc-timeout": "50m" });
+      const answer = await late.reply;
+      assert.equal(statusName(answer.grpcStatus), "DEADLINE_EXCEEDED", answer.grpcMessage);
+      late.hangUp();
+      const held = await holdCall(sidecar.socket, onDefinePath, encodeRequest(service, "OnDefineDomain", { domainXML: domainXml, vmi }));
+      held.hangUp();
+      await held.reply.catch(() => undefined);
+      await stillServing();
+      const reply = await callOnDefineDomain(sidecar.socket, "v1alpha3", domainXml, vmi);
+      assert.equal(Buffer.compare(Buffer.from(reply), Buffer.from(domainXml)), 0);
     });
 
     test("methods the sidecar does not serve: UNIMPLEMENTED, on each socket", async () => {

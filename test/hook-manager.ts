@@ -376,6 +376,15 @@ export async function callMutateDomain(
   return new Uint8Array(result.domain);
 }
 
+/** virt-handler's node hook call (Plugin API NodeHookService); resolves when acknowledged. */
+export async function callExecuteNodeHook(socketPath: string, request: { readonly hookPoint: string; readonly vmi: Uint8Array; readonly nodeName: string }): Promise<void> {
+  await protoCall(socketPath, "kubevirt.hooks.plugins.v1alpha1.NodeHookService", "ExecuteNodeHook", {
+    hookPoint: request.hookPoint,
+    vmi: request.vmi,
+    nodeContext: { nodeName: request.nodeName },
+  }, { dialMs: 5_000, callMs: 30_000 });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Test data virt-launcher would send
 
@@ -628,6 +637,8 @@ export function listDirectory(dir: string): string[] {
 export interface HeldCall {
   /** Sends the rest of the request; the server can answer only after this. */
   finish(): void;
+  /** Drops the connection with the request half sent, as a caller that gives up or dies does. */
+  hangUp(): void;
   /** grpc-status and grpc-message from the trailers, and the reply message (unframed). */
   readonly reply: Promise<{ grpcStatus: number; grpcMessage: string; message: Uint8Array }>;
 }
@@ -635,16 +646,23 @@ export interface HeldCall {
 /**
  * Opens a gRPC call on a new connection and sends its headers and the first half of the framed
  * request, then waits until those bytes are written: the call is in flight on the server, which
- * cannot answer before finish() sends the rest.
+ * cannot answer before finish() sends the rest. `headers` adds to the call's, e.g. a grpc-timeout.
+ * `reply` rejects if no answer came within `replyMs` after the call was opened.
  */
-export async function holdCall(socketPath: string, methodPath: string, requestMessage: Uint8Array): Promise<HeldCall> {
+export async function holdCall(
+  socketPath: string,
+  methodPath: string,
+  requestMessage: Uint8Array,
+  headers: http2.OutgoingHttpHeaders = {},
+  replyMs = 15_000,
+): Promise<HeldCall> {
   const framed = new Uint8Array(5 + requestMessage.byteLength);
   new DataView(framed.buffer).setUint32(1, requestMessage.byteLength); // byte 0: not compressed
   framed.set(requestMessage, 5);
   const split = Math.max(6, framed.byteLength >> 1);
   const session = http2.connect("http://localhost", { createConnection: () => net.connect(socketPath) });
   session.on("error", () => {}); // reported through the stream
-  const stream = session.request({ ":method": "POST", ":path": methodPath, "content-type": "application/grpc", te: "trailers" });
+  const stream = session.request({ ":method": "POST", ":path": methodPath, "content-type": "application/grpc", te: "trailers", ...headers });
   const chunks: Buffer[] = [];
   const reply = new Promise<{ grpcStatus: number; grpcMessage: string; message: Uint8Array }>((resolve, reject) => {
     let headerStatus: string | undefined;
@@ -664,18 +682,35 @@ export async function holdCall(socketPath: string, methodPath: string, requestMe
     });
     stream.on("data", (chunk: Buffer) => chunks.push(chunk));
     stream.on("error", reject);
-    stream.on("close", () => {
-      session.close();
+    // The answer is complete when the server ends its side (trailers carry END_STREAM), even if
+    // this side is still open: a server may answer (e.g. DEADLINE_EXCEEDED) before the request ends.
+    let settled = false;
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
       const grpcStatus = trailerStatus ?? headerStatus;
       if (grpcStatus === undefined) return reject(new Error(`no grpc-status on ${methodPath} (stream closed with code ${stream.rstCode})`));
       const body = Buffer.concat(chunks);
       resolve({ grpcStatus: Number(grpcStatus), grpcMessage: trailerStatus !== undefined ? trailerMessage : headerMessage, message: new Uint8Array(body.subarray(5)) });
+    };
+    stream.on("end", settle);
+    stream.on("close", () => {
+      session.close();
+      settle();
     });
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      session.destroy();
+      reject(new Error(`no answer to the held ${methodPath} within ${replyMs} ms`));
+    }, replyMs);
   });
   reply.catch(() => {}); // awaited by the caller
   await new Promise<void>((resolve, reject) => stream.write(framed.subarray(0, split), (error) => (error ? reject(error) : resolve())));
   return {
     finish: () => stream.end(framed.subarray(split)),
+    hangUp: () => session.destroy(),
     reply,
   };
 }

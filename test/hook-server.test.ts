@@ -13,6 +13,7 @@ import path from "node:path";
 import { corpus } from "./corpus-files.ts";
 import {
   HookManager,
+  callExecuteNodeHook,
   callInfo,
   callMutateDomain,
   callOnDefineDomain,
@@ -173,6 +174,10 @@ for (const runtime of runtimes) {
       }
     });
 
+    test("ExecuteNodeHook (virt-handler's node hooks) on the Plugin API socket is acknowledged", async () => {
+      await callExecuteNodeHook(sidecar.pluginSocket, { hookPoint: "PreVMStart", vmi, nodeName: "node01" });
+    });
+
     test("50 callers at once, each on its own connection, each get their own domain back", async () => {
       const source = new TextDecoder().decode(domainXml);
       const inputs = Array.from({ length: 50 }, (_, i) =>
@@ -211,18 +216,21 @@ for (const runtime of runtimes) {
     });
   });
 
-  describe(`${runtime}: SIGINT`, () => {
-    test("SIGINT (Ctrl-C): exit 0, both sockets gone", async () => {
-      const sidecar = await startSidecar(runtime);
-      try {
-        sidecar.child.kill("SIGINT");
-        assert.deepEqual(await exitWithin(sidecar, 10_000), { code: 0, signal: null }, sidecar.stderr());
-        assert.deepEqual(listDirectory(path.dirname(sidecar.socket)), []);
-        assert.deepEqual(listDirectory(path.dirname(sidecar.pluginSocket)), []);
-      } finally {
-        await sidecar.stop();
-      }
-    });
+  describe(`${runtime}: stop signals as soon as it serves`, () => {
+    // kubelet sends SIGTERM whenever the pod goes, start-up included; SIGINT is Ctrl-C.
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      test(`${signal} right after the "serving" line: exit 0, both sockets gone`, async () => {
+        const sidecar = await startSidecar(runtime);
+        try {
+          sidecar.child.kill(signal);
+          assert.deepEqual(await exitWithin(sidecar, 10_000), { code: 0, signal: null }, sidecar.stderr());
+          assert.deepEqual(listDirectory(path.dirname(sidecar.socket)), []);
+          assert.deepEqual(listDirectory(path.dirname(sidecar.pluginSocket)), []);
+        } finally {
+          await sidecar.stop();
+        }
+      });
+    }
   });
 
   describe(`${runtime}: SIGTERM`, () => {
