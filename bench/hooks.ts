@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     // Latency: the real server on every runtime; the floors on Bun (where the goal is).
     const latencyTargets: LatencyTarget[] = [
       ...(programs.includes("server") ? runtimes.map((runtime) => ({ runtime, program: "server" as const })) : []),
-      ...(["grpc-floor", "http2-floor"] as const)
+      ...(["grpc-floor", "http2-floor", "bun-h2-floor"] as const)
         .filter((p) => programs.includes(p))
         .flatMap((program) => (["bun", "bun-compiled"] as const).filter((r) => runtimes.includes(r)).map((runtime) => ({ runtime, program }))),
     ];

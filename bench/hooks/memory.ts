@@ -10,7 +10,7 @@ import path from "node:path";
 import { infoOnce, onDefineDomainOnce, sameBytes } from "./client.ts";
 import type { HookCall } from "./call.ts";
 import { memoryOf, startUntilLine, stderrTail, stop, type MemoryStatus, type ServerCrash } from "./processes.ts";
-import { commandFor, SERVING_PROGRAMS, type Paths, type ProgramName, type RuntimeName } from "./targets.ts";
+import { commandFor, runsOn, SERVING_PROGRAMS, type Paths, type ProgramName, type RuntimeName } from "./targets.ts";
 
 export const CALLS = 100;
 const MAX_RETRIES = 2;
@@ -79,7 +79,7 @@ export async function measureMemory(
   mkdirSync(socketDir, { recursive: true });
   const cells: MemorySamples[] = [];
   const crashes: ServerCrash[] = [];
-  for (const runtime of runtimes) for (const program of programs) cells.push({ runtime, program, idle: [], afterCalls: [] });
+  for (const runtime of runtimes) for (const program of programs) if (runsOn(program, runtime)) cells.push({ runtime, program, idle: [], afterCalls: [] });
   let sequence = 0;
   for (let round = 0; round < options.rounds; round++) {
     for (const cell of cells) {

@@ -10,7 +10,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { infoOnce } from "./client.ts";
 import { nowMs, startUntilLine, stop } from "./processes.ts";
-import { commandFor, SERVING_PROGRAMS, type Paths, type ProgramName, type RuntimeName } from "./targets.ts";
+import { commandFor, runsOn, SERVING_PROGRAMS, type Paths, type ProgramName, type RuntimeName } from "./targets.ts";
 
 /** The harness's own exec cost: /bin/sh writing the probe line (no JavaScript runtime at all). */
 export const EXEC_FLOOR = { file: "/bin/sh", args: ["-c", "echo probe-ready >&2"] };
@@ -64,7 +64,7 @@ export async function measureReady(
   mkdirSync(socketDir, { recursive: true });
   const cells: ReadySamples[] = [];
   for (const runtime of runtimes) {
-    for (const program of programs) cells.push({ runtime, program, lineMs: [], readyMs: [], reported: {}, lastLine: null });
+    for (const program of programs) if (runsOn(program, runtime)) cells.push({ runtime, program, lineMs: [], readyMs: [], reported: {}, lastLine: null });
   }
   const execFloorMs: number[] = [];
   let sequence = 0;

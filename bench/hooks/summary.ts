@@ -53,6 +53,8 @@ export interface Breakdown {
   serverReadyP90Ms: number | null;
   grpcFloorReadyMs: number;
   http2FloorReadyMs: number;
+  /** Bun only: Bun.listen with a hand-written HTTP/2 frame loop. */
+  bunH2FloorReadyMs: number | null;
 }
 
 export interface MemoryFigure {
@@ -119,6 +121,7 @@ export function breakdowns(figures: readonly ReadyFigure[], runtimes: readonly R
       serverReadyP90Ms: server?.readyP90Ms ?? null,
       grpcFloorReadyMs: grpcFloor.readyMedianMs!,
       http2FloorReadyMs: http2Floor.readyMedianMs!,
+      bunH2FloorReadyMs: of("bun-h2-floor")?.readyMedianMs ?? null,
     });
   }
   return out;

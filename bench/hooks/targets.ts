@@ -25,16 +25,25 @@ export const RUNTIME_LABELS: Record<RuntimeName, string> = {
  * grpc-import  the runtime importing @grpc/grpc-js alone
  * grpc-floor   a bare grpc-js server with Info/OnDefineDomain defined by hand (bench/probes)
  * http2-floor  a bare node:http2 server answering Info/OnDefineDomain by hand, no grpc-js
+ * bun-h2-floor Bun only: Bun.listen and a hand-written HTTP/2 frame loop, no node:http2 at all
  * server       the product: domsplice serve --plugin identity
+ * server-gc    Bun only, memory only: the product with a full GC forced every 100 ms (how much
+ *              of its anonymous memory is garbage not yet collected)
  */
-export type ProgramName = "idle" | "start" | "load-cli" | "grpc-import" | "grpc-floor" | "http2-floor" | "server";
-export const PROGRAMS: readonly ProgramName[] = ["idle", "start", "load-cli", "grpc-import", "grpc-floor", "http2-floor", "server"];
+export type ProgramName = "idle" | "start" | "load-cli" | "grpc-import" | "grpc-floor" | "http2-floor" | "bun-h2-floor" | "server" | "server-gc";
+export const PROGRAMS: readonly ProgramName[] = ["idle", "start", "load-cli", "grpc-import", "grpc-floor", "http2-floor", "bun-h2-floor", "server", "server-gc"];
 /** What ready time is measured for (idle is start's twin, for memory). */
-export const READY_PROGRAMS: readonly ProgramName[] = ["start", "load-cli", "grpc-import", "grpc-floor", "http2-floor", "server"];
+export const READY_PROGRAMS: readonly ProgramName[] = ["start", "load-cli", "grpc-import", "grpc-floor", "http2-floor", "bun-h2-floor", "server"];
 /** What memory is measured for. */
-export const MEMORY_PROGRAMS: readonly ProgramName[] = ["idle", "grpc-floor", "http2-floor", "server"];
+export const MEMORY_PROGRAMS: readonly ProgramName[] = ["idle", "grpc-floor", "http2-floor", "bun-h2-floor", "server", "server-gc"];
 /** Programs that listen on a socket and answer Info; the others exit after their line. */
-export const SERVING_PROGRAMS: readonly ProgramName[] = ["grpc-floor", "http2-floor", "server"];
+export const SERVING_PROGRAMS: readonly ProgramName[] = ["grpc-floor", "http2-floor", "bun-h2-floor", "server", "server-gc"];
+
+/** Whether a program runs on a runtime (two probes use Bun's own APIs). */
+export function runsOn(program: ProgramName, runtime: RuntimeName): boolean {
+  if (program === "bun-h2-floor" || program === "server-gc") return runtime === "bun" || runtime === "bun-compiled";
+  return true;
+}
 
 export interface Command {
   file: string;
@@ -74,6 +83,10 @@ function entryOf(paths: Paths, program: ProgramName, runtime: RuntimeName): stri
       return path.join(probes, "grpc-floor.mjs");
     case "http2-floor":
       return path.join(probes, "http2-floor.mjs");
+    case "bun-h2-floor":
+      return path.join(probes, "bun-h2-floor.mjs");
+    case "server-gc":
+      return path.join(probes, "server-gc.mjs");
     case "server":
       return runtime === "node" ? path.join(paths.repoRoot, "bin", "domsplice") : path.join(paths.repoRoot, "src", "cli.ts");
   }
@@ -81,8 +94,8 @@ function entryOf(paths: Paths, program: ProgramName, runtime: RuntimeName): stri
 
 /** Arguments after the entry: the socket for the servers (floors take it as argv[2]). */
 function argumentsOf(program: ProgramName, socket: string): string[] {
-  if (program === "server") return ["serve", "--plugin", "identity", "--socket", socket];
-  if (program === "grpc-floor" || program === "http2-floor") return [socket];
+  if (program === "server" || program === "server-gc") return ["serve", "--plugin", "identity", "--socket", socket];
+  if (program === "grpc-floor" || program === "http2-floor" || program === "bun-h2-floor") return [socket];
   return [];
 }
 
@@ -121,7 +134,7 @@ export interface CompiledBinary {
  */
 export function compileAll(paths: Paths, programs: readonly ProgramName[]): CompiledBinary[] {
   mkdirSync(paths.compiledDir, { recursive: true });
-  return programs.map((program) => {
+  return programs.filter((program) => runsOn(program, "bun-compiled")).map((program) => {
     const file = compiledBinary(paths, program);
     const started = performance.now();
     const build = spawnSync(
