@@ -288,3 +288,32 @@ for (const runtime of runtimes) {
     });
   });
 }
+
+// virt-launcher dials a new connection for every call, and a sidecar lives as long as its VM:
+// the connections add up. Deno 2.9.6's node:http2 (nghttp2) aborts the process after some
+// hundreds of them (assertion in find_stream_on_goaway_func, measured at ~70-600 calls): kept
+// visible as a todo until Deno is fixed or the server works around it.
+const churnCalls = 600;
+for (const runtime of runtimes) {
+  const todo = runtime === "deno" ? "Deno 2.9.6 aborts in nghttp2 (find_stream_on_goaway_func) after ~70-600 new-connection calls" : false;
+  describe(`${runtime}: connection churn`, () => {
+    test(`${churnCalls} calls one after another, each on a new connection: all answered, the sidecar still serving`, { todo }, async () => {
+      const sidecar = await startSidecar(runtime);
+      try {
+        for (let call = 0; call < churnCalls; call++) {
+          try {
+            await callOnDefineDomain(sidecar.socket, "v1alpha3", domainXml, vmi);
+          } catch (error) {
+            await new Promise((resolve) => setTimeout(resolve, 200));
+            const lastLines = sidecar.stderr().split("\n").filter((line) => !line.includes('"call answered"')).slice(-3).join("\n");
+            assert.fail(`call ${call + 1} of ${churnCalls} failed (${String(error)}); sidecar alive: ${sidecar.alive()}; stderr ends:\n${lastLines}`);
+          }
+        }
+        assert.equal((await callInfo(sidecar.socket)).name, "domsplice");
+        assert.ok(sidecar.alive());
+      } finally {
+        await sidecar.stop();
+      }
+    });
+  });
+}
