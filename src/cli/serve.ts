@@ -35,8 +35,10 @@ Options:
   --plugin-socket PATH   also serve the Plugin API on PATH, e.g.
                          /var/run/kubevirt-plugin/<plugin>/domsplice.sock
   --name NAME            the name Info answers (default ${DEFAULT_NAME})
-  --priority N           priority of the hook points, an int32; virt-launcher calls higher
-                         priorities first (default 0)
+  --priority N           priority Info gives each hook point, an int32 (default 0). KubeVirt
+                         means higher to run first, but its hook manager (pkg/hooks/manager.go)
+                         sorts each sidecar's own hook point list, not the sidecars: they run
+                         in the order their sockets are found (directory order)
   -h, --help             show this help
 
 Sockets: a stale socket file left by a dead process is replaced; a path a live server listens

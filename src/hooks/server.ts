@@ -42,7 +42,11 @@ export interface HookServerOptions {
   readonly pluginSocket?: string;
   /** What Info answers as the sidecar's name. */
   readonly name: string;
-  /** Priority of every hook point Info lists; virt-launcher calls higher first. */
+  /**
+   * Priority of every hook point Info lists. KubeVirt means higher to run first; its hook
+   * manager (pkg/hooks/manager.go, sortCallbacksPerHookPoint) sorts each sidecar's own list of
+   * hook points instead of the sidecars, so in practice sidecars run in socket discovery order.
+   */
   readonly priority: number;
   readonly plugins: readonly Plugin[];
   readonly env: HookEnv;
