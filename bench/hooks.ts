@@ -10,7 +10,7 @@
 // and hooks.md.
 //
 // Usage: node scripts/bench-hooks.mjs [--quick] [--runtimes=node,bun,...] [--programs=start,...]
-//   --quick       few rounds (a smoke run; printed, not written)
+//   --quick       one short run (a smoke test; printed, not written)
 //   --runtimes=   only these runtimes; --programs= only these programs (see bench/hooks/targets.ts);
 //                 filtered runs are printed, not written
 
@@ -21,12 +21,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { newestMtime } from "../scripts/node-bundle.mjs";
 import { onDefineDomainCall } from "./hooks/call.ts";
-import { measureLatency, type LatencyTarget } from "./hooks/latency.ts";
-import { CALLS, measureMemory } from "./hooks/memory.ts";
+import { measureLatency, type LatencyRound, type LatencyTarget } from "./hooks/latency.ts";
+import { CALLS, measureMemory, type MemorySamples } from "./hooks/memory.ts";
 import { measureReady } from "./hooks/ready.ts";
-import { median } from "./hooks/processes.ts";
+import { median, type ServerCrash } from "./hooks/processes.ts";
 import { markdownOf, type HooksReport } from "./hooks/report.ts";
-import { breakdowns, goalsOf, GO_PASST_FROM_ISSUE, latencyFigures, memoryFigures, readyFigures } from "./hooks/summary.ts";
+import { breakdowns, combineReadyRuns, goalsOf, GO_PASST_FROM_ISSUE, latencyFigures, memoryFigures, readyFigures, type ReadyFigure } from "./hooks/summary.ts";
 import {
   compileAll,
   compiledRunsAlone,
@@ -113,29 +113,13 @@ async function main(): Promise<void> {
   try {
     if (compiled.length && programs.includes("server")) compiledRunsAlone(paths, scratch);
     const call = onDefineDomainCall(repoRoot);
-    const rounds = quick ? { ready: 3, warmup: 1, memory: 1, latency: 1 } : { ready: 20, warmup: 2, memory: 3, latency: 3 };
-
+    // Each run measures every cell (ready time interleaved, then memory, then latency); runs
+    // repeat the whole pass, so a busy spell on the shared machine hits one run, and the
+    // figures are medians over runs.
+    const runs = quick ? 1 : 3;
+    const rounds = quick ? { ready: 3, warmup: 1 } : { ready: 15, warmup: 2 };
     const readyPrograms = programs.filter((p) => READY_PROGRAMS.includes(p));
-    const measured = await measureReady(paths, runtimes, readyPrograms, { rounds: rounds.ready, warmupRounds: rounds.warmup, scratch, log });
-    const ready = readyFigures(measured.cells);
-    const execFloorMs = median(measured.execFloorMs);
-    log(`  exec floor (/bin/sh writing the line): ${execFloorMs.toFixed(1)} ms`);
-    const breakdown = breakdowns(ready, runtimes);
-    for (const f of ready) {
-      log(
-        `  ${f.runtime.padEnd(13)} ${f.program.padEnd(12)} line ${f.lineMedianMs.toFixed(1).padStart(6)} ms (p90 ${f.lineP90Ms.toFixed(1)})` +
-          (f.readyMedianMs == null ? "" : `  Info ${f.readyMedianMs.toFixed(1).padStart(6)} ms (p90 ${f.readyP90Ms!.toFixed(1)})`),
-      );
-    }
-
     const memoryPrograms = programs.filter((p) => MEMORY_PROGRAMS.includes(p));
-    const memoryRun = await measureMemory(paths, runtimes, memoryPrograms, call, { rounds: rounds.memory, scratch, log });
-    const memory = memoryFigures(memoryRun.cells);
-    for (const m of memory) {
-      const a = m.afterCalls;
-      log(`  ${m.runtime.padEnd(13)} ${m.program.padEnd(12)} RssAnon ${(a.RssAnon / 1024).toFixed(1)} MB  RssFile ${(a.RssFile / 1024).toFixed(1)} MB  VmHWM ${(a.VmHWM / 1024).toFixed(1)} MB`);
-    }
-
     // Latency: the real server on every runtime; the floors on Bun (where the issue's goal is).
     const latencyTargets: LatencyTarget[] = [
       ...(programs.includes("server") ? runtimes.map((runtime) => ({ runtime, program: "server" as const })) : []),
@@ -143,9 +127,45 @@ async function main(): Promise<void> {
         .filter((p) => programs.includes(p))
         .flatMap((program) => (["bun", "bun-compiled"] as const).filter((r) => runtimes.includes(r)).map((runtime) => ({ runtime, program }))),
     ];
-    const latencyRun = await measureLatency(paths, latencyTargets, call, { rounds: rounds.latency, quick, scratch, log });
-    const latency = latencyFigures(latencyRun.rounds);
-    const crashes = [...memoryRun.crashes, ...latencyRun.crashes];
+    const readyRuns: ReadyFigure[][] = [];
+    const execFloors: number[] = [];
+    const memoryCells: MemorySamples[] = [];
+    const latencyRounds: LatencyRound[] = [];
+    const crashes: ServerCrash[] = [];
+    for (let run = 1; run <= runs; run++) {
+      log(`run ${run}/${runs}`);
+      const measured = await measureReady(paths, runtimes, readyPrograms, { rounds: rounds.ready, warmupRounds: rounds.warmup, scratch, log });
+      readyRuns.push(readyFigures(measured.cells));
+      execFloors.push(median(measured.execFloorMs));
+      const memoryRun = await measureMemory(paths, runtimes, memoryPrograms, call, { rounds: 1, scratch, log });
+      for (const cell of memoryRun.cells) {
+        const same = memoryCells.find((c) => c.runtime === cell.runtime && c.program === cell.program);
+        if (same) {
+          same.idle.push(...cell.idle);
+          same.afterCalls.push(...cell.afterCalls);
+        } else memoryCells.push(cell);
+      }
+      const latencyRun = await measureLatency(paths, latencyTargets, call, { rounds: 1, quick, scratch, log });
+      latencyRounds.push(...latencyRun.rounds);
+      crashes.push(...memoryRun.crashes.map((c) => ({ ...c, phase: `run ${run}, ${c.phase}` })), ...latencyRun.crashes.map((c) => ({ ...c, phase: `run ${run}, ${c.phase}` })));
+    }
+
+    const ready = combineReadyRuns(readyRuns);
+    const execFloorMs = median(execFloors);
+    const breakdown = breakdowns(ready, runtimes);
+    log(`exec floor (/bin/sh writing the line): ${execFloorMs.toFixed(1)} ms`);
+    for (const f of ready) {
+      log(
+        `  ${f.runtime.padEnd(13)} ${f.program.padEnd(12)} line ${f.lineMedianMs.toFixed(1).padStart(6)} ms (p90 ${f.lineP90Ms.toFixed(1)})` +
+          (f.readyMedianMs == null ? "" : `  Info ${f.readyMedianMs.toFixed(1).padStart(6)} ms (p90 ${f.readyP90Ms!.toFixed(1)}; runs ${f.readyRunMediansMs.map((v) => v.toFixed(1)).join(", ")})`),
+      );
+    }
+    const memory = memoryFigures(memoryCells);
+    for (const m of memory) {
+      const a = m.afterCalls;
+      log(`  ${m.runtime.padEnd(13)} ${m.program.padEnd(12)} RssAnon ${(a.RssAnon / 1024).toFixed(1)} MB  RssFile ${(a.RssFile / 1024).toFixed(1)} MB  VmHWM ${(a.VmHWM / 1024).toFixed(1)} MB`);
+    }
+    const latency = latencyFigures(latencyRounds);
     for (const c of crashes) log(`CRASH ${c.runtime} ${c.program} (${c.phase}) after ${c.callsAnswered} calls, exit ${c.exit}: ${c.stderrTail.at(-1) ?? ""}`);
     for (const l of latency) {
       log(`  ${l.runtime.padEnd(13)} ${l.program.padEnd(12)} ${l.connection.padEnd(17)} p50 ${l.p50Ms.toFixed(2)} ms  p99 ${l.p99Ms.toFixed(2)} ms  n=${l.samplesPerRound}`);
@@ -164,11 +184,12 @@ async function main(): Promise<void> {
       machine,
       method: {
         command: COMMAND,
-        readyRounds: rounds.ready,
-        readyWarmupRounds: rounds.warmup,
-        ready: "hrtime from just before spawn to the awaited stderr line (\"serving\" / \"probe-ready\") and to the first Info answered on a new grpc-js connection; median and p90 (nearest rank) over rounds; rounds interleave all cells",
-        memory: `/proc/PID/status after Info and after ${CALLS} OnDefineDomain calls (v1alpha3) with a new connection each; median over ${rounds.memory} runs`,
-        latency: `tinybench p50/p99 per task, median over ${rounds.latency} rounds; client @grpc/grpc-js on Node with src/hooks/codec.ts; new connection = own subchannel pool, closed after the call`,
+        runs,
+        readyRoundsPerRun: rounds.ready,
+        readyWarmupRoundsPerRun: rounds.warmup,
+        ready: "hrtime from just before spawn to the awaited stderr line (\"serving\" / \"probe-ready\") and to the first Info answered on a new grpc-js connection; per run the median and p90 (nearest rank) over rounds that interleave all cells; reported: the median over runs of each",
+        memory: `/proc/PID/status after Info and after ${CALLS} OnDefineDomain calls (v1alpha3) with a new connection each; one server per cell per run; median over runs`,
+        latency: "tinybench p50/p99 per task, one Bench per run with all servers; median over runs; client @grpc/grpc-js on Node with src/hooks/codec.ts; new connection = own subchannel pool, closed after the call",
         domain: path.relative(repoRoot, call.domainFile),
         domainBytes: call.params.domainXML.length,
         vmiBytes: call.params.vmi.length,

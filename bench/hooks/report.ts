@@ -67,7 +67,7 @@ export function markdownOf(report: HooksReport, command: string): string {
 
   lines.push("## Ready time: exec -> first answered Info call", "");
   lines.push(
-    `Median (p90) over ${report.ready[0]?.samples ?? 0} starts per cell, ms, from just before exec (hrtime in the harness). ` +
+    `Median (p90), ms, from just before exec (hrtime in the harness): per run the median and p90 over ${report.method.readyRoundsPerRun} starts per cell, interleaved; reported, the median over ${report.method.runs} runs (${report.ready[0]?.samples ?? 0} starts per cell in all). ` +
       "For the servers, the first figure is exec -> the \"serving\" line on stderr, the second exec -> Info answered on a new grpc-js connection opened when that line arrived. " +
       "The probes (bench/probes/) take the start-up apart from the outside: each prints one line once it has done its step. " +
       `Every figure includes the harness's own exec cost: /bin/sh writing the same line takes ${ms(report.execFloorMs)} ms.`,
@@ -95,6 +95,7 @@ export function markdownOf(report: HooksReport, command: string): string {
   row("+ first Info (new connection, answered)", (b) => b.firstInfoMs);
   row("**= ready (median)**", (b) => b.serverReadyMs);
   row("ready p90", (b) => b.serverReadyP90Ms);
+  lines.push(`| ready, median of each run | ${report.breakdown.map((b) => report.ready.find((r) => r.runtime === b.runtime && r.program === "server")?.readyRunMediansMs.map((v) => ms(v)).join(", ") ?? "n/a").join(" | ")} |`);
   row("floor: bare grpc-js server ready", (b) => b.grpcFloorReadyMs);
   row("floor: bare node:http2 server ready (no grpc-js)", (b) => b.http2FloorReadyMs);
   row("floor: Bun.listen + hand-written HTTP/2 ready (no node:http2, Bun only)", (b) => b.bunH2FloorReadyMs);
@@ -113,7 +114,7 @@ export function markdownOf(report: HooksReport, command: string): string {
 
   lines.push("", `## Memory after ${100} OnDefineDomain calls (8 KB domain, one new connection per call)`, "");
   lines.push(
-    `/proc/PID/status of the server process, MB (kB / 1024), median over ${report.memory[0]?.rounds ?? 0} runs. ` +
+    `/proc/PID/status of the server process, MB (kB / 1024), median over ${report.memory[0]?.rounds ?? 0} runs (one server per cell per run). ` +
       "RssAnon is the pod's own memory; RssFile is the runtime binary and code in the page cache, shared by pods of the same image; VmHWM is the peak resident set. Idle = after start and one Info call.",
     "",
   );
@@ -132,7 +133,7 @@ export function markdownOf(report: HooksReport, command: string): string {
   lines.push(
     "Per call as the caller sees it: a @grpc/grpc-js client in the benchmark process (Node), messages encoded with src/hooks/codec.ts. " +
       "New connection = dial, call, close, as virt-launcher does; reused = one open connection. " +
-      `tinybench p50 and p99, ms, median over ${report.latency[0]?.rounds ?? 0} rounds; all servers run at once and are timed back to back in each round. ` +
+      `tinybench p50 and p99, ms, median over ${report.latency[0]?.rounds ?? 0} runs; all servers run at once and are timed back to back in each run's Bench. ` +
       "The client's own cost (grpc-js channel setup on Node) is in every figure alike.",
     "",
   );

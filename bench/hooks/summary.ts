@@ -27,6 +27,8 @@ export interface ReadyFigure {
   readyP90Ms: number | null;
   /** Medians of the numeric fields of the server's own start line. */
   reportedMedians: Record<string, number>;
+  /** exec -> Info answered, the median of each run (the spread between runs). */
+  readyRunMediansMs: number[];
 }
 
 export interface Breakdown {
@@ -94,7 +96,31 @@ export function readyFigures(cells: readonly ReadySamples[]): ReadyFigure[] {
     readyMedianMs: cell.readyMs.length ? median(cell.readyMs) : null,
     readyP90Ms: cell.readyMs.length ? quantile(cell.readyMs, 0.9) : null,
     reportedMedians: Object.fromEntries(Object.entries(cell.reported).map(([name, values]) => [name, median(values)])),
+    readyRunMediansMs: cell.readyMs.length ? [median(cell.readyMs)] : [],
   }));
+}
+
+/** One figure per cell from several runs: the median over runs of each run's median and p90. */
+export function combineReadyRuns(runs: readonly (readonly ReadyFigure[])[]): ReadyFigure[] {
+  return runs[0].map((first) => {
+    const same = runs.map((run) => run.find((f) => f.runtime === first.runtime && f.program === first.program)!);
+    const over = (pick: (f: ReadyFigure) => number | null) => {
+      const values = same.map(pick).filter((v): v is number => v != null);
+      return values.length ? median(values) : null;
+    };
+    const names = [...new Set(same.flatMap((f) => Object.keys(f.reportedMedians)))];
+    return {
+      runtime: first.runtime,
+      program: first.program,
+      samples: same.reduce((sum, f) => sum + f.samples, 0),
+      lineMedianMs: over((f) => f.lineMedianMs)!,
+      lineP90Ms: over((f) => f.lineP90Ms)!,
+      readyMedianMs: over((f) => f.readyMedianMs),
+      readyP90Ms: over((f) => f.readyP90Ms),
+      reportedMedians: Object.fromEntries(names.map((name) => [name, over((f) => f.reportedMedians[name] ?? null)!])),
+      readyRunMediansMs: same.flatMap((f) => f.readyRunMediansMs),
+    };
+  });
 }
 
 export function breakdowns(figures: readonly ReadyFigure[], runtimes: readonly RuntimeName[]): Breakdown[] {
