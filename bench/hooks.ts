@@ -11,6 +11,7 @@
 //
 // Usage: node scripts/bench-hooks.mjs [--quick] [--runtimes=node,bun,...] [--programs=start,...]
 //   --quick       one short run (a smoke test; printed, not written)
+//   --markdown-only  re-render bench/results/hooks.md from hooks.json, measuring nothing
 //   --runtimes=   only these runtimes; --programs= only these programs (see bench/hooks/targets.ts);
 //                 filtered runs are printed, not written
 
@@ -24,12 +25,13 @@ import { onDefineDomainCall } from "./hooks/call.ts";
 import { measureLatency, type LatencyRound, type LatencyTarget } from "./hooks/latency.ts";
 import { CALLS, measureMemory, type MemorySamples } from "./hooks/memory.ts";
 import { measureReady } from "./hooks/ready.ts";
-import { median, type ServerCrash } from "./hooks/processes.ts";
+import { median, startUntilLine, stop, type ServerCrash } from "./hooks/processes.ts";
+import { infoOnce } from "./hooks/client.ts";
 import { markdownOf, type HooksReport } from "./hooks/report.ts";
 import { breakdowns, combineReadyRuns, goalsOf, GO_PASST_FROM_ISSUE, latencyFigures, memoryFigures, readyFigures, type ReadyFigure } from "./hooks/summary.ts";
 import {
   compileAll,
-  compiledRunsAlone,
+  compiledServerOutside,
   pathsUnder,
   PROGRAMS,
   MEMORY_PROGRAMS,
@@ -96,6 +98,13 @@ function machineOf(paths: Paths): HooksReport["machine"] {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args.includes("--markdown-only")) {
+    // Re-renders hooks.md from the last hooks.json (after a change to the report's layout).
+    const report = JSON.parse(readFileSync(path.join(resultsDir, "hooks.json"), "utf8")) as HooksReport;
+    writeFileSync(path.join(resultsDir, "hooks.md"), markdownOf(report, COMMAND));
+    console.log(`wrote ${path.relative(process.cwd(), resultsDir)}/hooks.md from hooks.json`);
+    return;
+  }
   const quick = args.includes("--quick");
   const runtimes = listArgument<RuntimeName>(args, "runtimes", RUNTIMES);
   const programs = listArgument<ProgramName>(args, "programs", PROGRAMS);
@@ -111,7 +120,20 @@ async function main(): Promise<void> {
   if (compiled.length) log(`compiled ${compiled.length} binaries into ${path.relative(repoRoot, paths.compiledDir)}/`);
   const scratch = mkdtempSync(path.join(os.tmpdir(), "domsplice-hooks-bench-"));
   try {
-    if (compiled.length && programs.includes("server")) compiledRunsAlone(paths, scratch);
+    if (compiled.length && programs.includes("server")) {
+      const outside = compiledServerOutside(paths, scratch);
+      const socket = path.join(outside.dir, "domsplice.sock");
+      const alone = await startUntilLine({ file: outside.binary, args: ["serve", "--plugin", "identity", "--socket", socket] }, '"serving"', {
+        cwd: outside.dir,
+        timeoutMs: 30_000,
+      });
+      try {
+        await infoOnce(socket);
+      } finally {
+        await stop(alone.child);
+      }
+      log("the compiled server serves from outside the checkout (it embeds what it needs)");
+    }
     const call = onDefineDomainCall(repoRoot);
     // Each run measures every cell (ready time interleaved, then memory, then latency); runs
     // repeat the whole pass, so a busy spell on the shared machine hits one run, and the

@@ -50,6 +50,47 @@ function runtimeHeader(runtimes: readonly RuntimeName[]): string[] {
   return [`| | ${runtimes.map((r) => RUNTIME_LABELS[r]).join(" | ")} |`, `|---|${runtimes.map(() => "---:").join("|")}|`];
 }
 
+/**
+ * "Where the cost sits" for compiled Bun (the shipped sidecar): each layer's share of ready
+ * time and of anonymous memory, as differences between the floors measured in this run.
+ */
+function layersOf(report: HooksReport): string[] {
+  const runtime: RuntimeName = "bun-compiled";
+  const ready = (program: ProgramName) => report.ready.find((r) => r.runtime === runtime && r.program === program)?.readyMedianMs ?? null;
+  const anon = (program: ProgramName) => report.memory.find((m) => m.runtime === runtime && m.program === program)?.afterCalls.RssAnon ?? null;
+  const file = (program: ProgramName) => report.memory.find((m) => m.runtime === runtime && m.program === program)?.afterCalls.RssFile ?? null;
+  const diff = (a: number | null, b: number | null) => (a == null || b == null ? null : a - b);
+  const start = report.ready.find((r) => r.runtime === runtime && r.program === "start")?.lineMedianMs ?? null;
+  const rows: [string, number | null, number | null][] = [
+    ["runtime (start of an empty script; memory of the runtime alone)", start, anon("idle")],
+    ["a hand-written HTTP/2 loop on Bun.listen (bun-h2-floor over the runtime)", diff(ready("bun-h2-floor"), start), diff(anon("bun-h2-floor"), anon("idle"))],
+    ["node:http2 instead of that (http2-floor − bun-h2-floor)", diff(ready("http2-floor"), ready("bun-h2-floor")), diff(anon("http2-floor"), anon("bun-h2-floor"))],
+    ["@grpc/grpc-js on top (grpc-floor − http2-floor)", diff(ready("grpc-floor"), ready("http2-floor")), diff(anon("grpc-floor"), anon("http2-floor"))],
+    ["domsplice's own code: CLI, codec, calls, engine check, plugin, logs (server − grpc-floor)", diff(ready("server"), ready("grpc-floor")), diff(anon("server"), anon("grpc-floor"))],
+    ["= the server", ready("server"), anon("server")],
+    ["of which collectable garbage (server − server with forced GC)", null, diff(anon("server"), anon("server-gc"))],
+  ];
+  if (rows.every(([, a, b]) => a == null && b == null)) return [];
+  const lines = [
+    "## Where the cost sits (Bun compiled)",
+    "",
+    "Each layer's share as the difference between two floors of this run (medians; approximate). Ready = exec -> Info answered; memory = RssAnon after the 100 calls.",
+    "",
+    "| layer | ready time, ms | RssAnon, MB |",
+    "|---|---:|---:|",
+  ];
+  for (const [label, ms_, kb] of rows) lines.push(`| ${label} | ${ms(ms_)} | ${kb == null ? "n/a" : mb(kb)} |`);
+  const serverFile = file("server");
+  if (serverFile != null) {
+    lines.push(
+      "",
+      `Peak RSS counts file-backed pages too: the server's RssFile alone is ${mb(serverFile)} MB (the runtime alone: ${mb(file("idle") ?? NaN)} MB; the Bun.listen floor: ${mb(file("bun-h2-floor") ?? NaN)} MB), ` +
+        "pages of the Bun binary and the embedded code that every pod on a node shares from the page cache.",
+    );
+  }
+  return lines;
+}
+
 export function markdownOf(report: HooksReport, command: string): string {
   const runtimes = [...new Set(report.ready.map((r) => r.runtime))];
   const { machine } = report;
@@ -162,11 +203,12 @@ export function markdownOf(report: HooksReport, command: string): string {
     }
   }
 
+  lines.push("", ...layersOf(report));
   lines.push("", "## Goals", "", "| goal | measured | target | met |", "|---|---:|---:|---|");
   for (const g of report.goals) lines.push(`| ${g.name} | ${g.measured.toFixed(1)} ${g.unit} | <= ${g.target.toFixed(1)} ${g.unit} | ${g.met ? "yes" : "**no**"} |`);
 
   lines.push("", "## Compiled binaries", "");
-  lines.push("`bun build --compile --bytecode --outfile build/hooks-bench/<name> <entry>` (built by the benchmark; the server binary is checked to run from outside the checkout):", "");
+  lines.push("`bun build --compile --bytecode --outfile build/hooks-bench/<name> <entry>` (built by the benchmark; the server binary is checked to serve Info from a directory outside the checkout, so it embeds what it needs):", "");
   lines.push("| program | size | build time |", "|---|---:|---:|");
   for (const c of report.compiled) lines.push(`| ${PROGRAM_LABELS[c.program]} | ${(c.bytes / 2 ** 20).toFixed(1)} MiB | ${(c.buildMs / 1000).toFixed(1)} s |`);
   lines.push("");
