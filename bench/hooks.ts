@@ -5,9 +5,11 @@
 //   latency  OnDefineDomain p50/p99, new connection per call and reused (latency.ts, tinybench)
 // Runtimes: Node running the esbuild bundle (bin/domsplice), Bun running src/cli.ts, Bun's
 // `--compile --bytecode` binary (built here into build/hooks-bench/), Deno running src/cli.ts.
-// Beside the real server, two floor probes: a bare grpc-js server and a bare node:http2 server
-// answering by hand (what a grpc-js-free transport could reach). Writes bench/results/hooks.json
-// and hooks.md.
+// Beside the real server, floor probes (bench/probes/): a bare grpc-js server, a bare node:http2
+// server answering by hand (what a grpc-js-free transport could reach), on Bun a hand-written
+// HTTP/2 loop on Bun.listen (what a transport without node:http2 could reach), and on Bun the
+// server with forced GC (how much of its memory is garbage). The whole pass runs three times;
+// figures are medians over runs. Writes bench/results/hooks.json and hooks.md.
 //
 // Usage: node scripts/bench-hooks.mjs [--quick] [--runtimes=node,bun,...] [--programs=start,...]
 //   --quick       one short run (a smoke test; printed, not written)
