@@ -89,7 +89,9 @@ export async function startHookServer(options: HookServerOptions): Promise<HookS
   const pluginSocket = options.pluginSocket === undefined ? undefined : path.resolve(options.pluginSocket);
   if (pluginSocket === socket) throw new SocketError(socket, "the legacy hook socket and the plugin socket must be different paths");
 
-  let shutdown: (reason: string) => Promise<void> = async () => {};
+  // Assigned below; a Shutdown call can arrive while the second socket is still being bound,
+  // and is then carried out as soon as the server is up.
+  let shutdown: (reason: string) => Promise<void>;
 
   // Info lists Shutdown too: virt-launcher calls only the hook points Info names, and Shutdown
   // is how it tells the sidecar the VM is gone (as KubeVirt's own passt sidecar does).
@@ -126,6 +128,8 @@ export async function startHookServer(options: HookServerOptions): Promise<HookS
     { path: "/kubevirt.hooks.plugins.v1alpha1.NodeHookService/ExecuteNodeHook", answer: (request) => answerExecuteNodeHook(setup, request) },
   ];
 
+  let serving = false;
+  let requestedBeforeServing: string | undefined;
   const bound: { server: Grpc.Server; file: SocketFile }[] = [];
   const removeSockets = (): void => {
     for (const { file } of bound) removeSocketFile(file);
@@ -133,20 +137,14 @@ export async function startHookServer(options: HookServerOptions): Promise<HookS
   // Whatever ends the process (a fatal error included), the socket files do not outlive it.
   process.once("exit", removeSockets);
 
-  try {
-    bound.push(await serveOn(grpc, socket, legacyMethods, log));
-    if (pluginSocket !== undefined) bound.push(await serveOn(grpc, pluginSocket, pluginMethods, log));
-  } catch (error) {
-    for (const { server } of bound) server.forceShutdown();
-    removeSockets();
-    process.removeListener("exit", removeSockets);
-    throw error;
-  }
-
   let closing: Promise<void> | undefined;
   let markClosed!: () => void;
   const closed = new Promise<void>((resolve) => (markClosed = resolve));
   shutdown = (reason) => {
+    if (!serving) {
+      requestedBeforeServing ??= reason;
+      return closed;
+    }
     closing ??= (async () => {
       log({ level: "info", msg: "shutting down", reason });
       await Promise.all(bound.map(({ server }) => stopGracefully(server)));
@@ -157,6 +155,16 @@ export async function startHookServer(options: HookServerOptions): Promise<HookS
     })();
     return closing;
   };
+
+  try {
+    bound.push(await serveOn(grpc, socket, legacyMethods, log));
+    if (pluginSocket !== undefined) bound.push(await serveOn(grpc, pluginSocket, pluginMethods, log));
+  } catch (error) {
+    for (const { server } of bound) server.forceShutdown();
+    removeSockets();
+    process.removeListener("exit", removeSockets);
+    throw error;
+  }
 
   const sockets = bound.map(({ file }) => file.path);
   log({
@@ -175,6 +183,8 @@ export async function startHookServer(options: HookServerOptions): Promise<HookS
     // Milliseconds since the runtime started (performance.timeOrigin): the ready time.
     readyMs: Math.round(performance.now() * 10) / 10,
   });
+  serving = true;
+  if (requestedBeforeServing !== undefined) void shutdown(requestedBeforeServing);
   return { sockets, closed, shutdown: (reason) => shutdown(reason) };
 }
 
