@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { check, patch, type PatchOp } from "../src/index.ts";
-import { newestMtime, nodeBundleOptions } from "../scripts/node-bundle.mjs";
+import { ensureNodeBundle } from "./hook-manager.ts";
 
 const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const bin = path.join(repoRoot, "bin", "domsplice");
@@ -46,22 +46,7 @@ function oneLine(run: Run): string {
 let scratch: string;
 
 before(async () => {
-  // bin/domsplice runs dist/cli.js. Without a build at all (no embedded WASM kernel yet), run
-  // the full build; when only the bundle is missing or older than src/, re-bundle just the CLI
-  // (as scripts/build.mjs does), which writes nothing under src/ that parallel test files read.
-  const bundle = path.join(repoRoot, "dist", "cli.js");
-  if (!existsSync(path.join(repoRoot, "src", "xml", "kernel.wasm.generated.ts"))) {
-    const build = spawnSync("npm", ["run", "build"], { cwd: repoRoot, encoding: "utf8" });
-    assert.equal(build.status, 0, `npm run build failed:\n${build.stdout}\n${build.stderr}`);
-  } else if (!existsSync(bundle) || statSync(bundle).mtimeMs < newestMtime(path.join(repoRoot, "src"))) {
-    const { build } = await import("esbuild");
-    await build({
-      absWorkingDir: repoRoot,
-      entryPoints: { cli: "src/cli.ts" },
-      outdir: "dist",
-      ...nodeBundleOptions,
-    });
-  }
+  await ensureNodeBundle();
   scratch = mkdtempSync(path.join(tmpdir(), "domsplice-cli-"));
 });
 
@@ -80,7 +65,8 @@ describe("help and version", () => {
       const text = run.stdout.toString();
       assert.match(text, /domsplice patch --patch FILE \[--in FILE\] \[--out FILE\]/);
       assert.match(text, /domsplice check FILE/);
-      assert.doesNotMatch(text, /\bserve\b|\bhook\b/, "serve and hook are not commands yet");
+      assert.match(text, /domsplice serve /);
+      assert.match(text, /domsplice hook /);
     }
   });
 
@@ -103,9 +89,9 @@ describe("help and version", () => {
 
   test("no command, an unknown command or an unknown option exits 2 with a one-line hint", () => {
     assert.match(oneLine(domsplice([])), /missing command.*domsplice --help/);
-    const unknown = domsplice(["serve"]);
+    const unknown = domsplice(["frobnicate"]);
     assert.equal(unknown.status, 2);
-    assert.match(oneLine(unknown), /unknown command 'serve'.*domsplice --help/);
+    assert.match(oneLine(unknown), /unknown command 'frobnicate'.*domsplice --help/);
     const flag = domsplice(["patch", "--patch", passtJson, "--frobnicate"]);
     assert.equal(flag.status, 2);
     assert.match(oneLine(flag), /^domsplice patch: unknown option '--frobnicate'.*domsplice patch --help/);
