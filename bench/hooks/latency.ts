@@ -14,7 +14,7 @@ import path from "node:path";
 import { Bench } from "tinybench";
 import { HookClient, onDefineDomainOnce, sameBytes } from "./client.ts";
 import type { HookCall } from "./call.ts";
-import { startUntilLine, stderrTail, stop, type ServerCrash, type Started } from "./processes.ts";
+import { freshSocket, startUntilLine, stderrTail, stop, type ServerCrash, type Started } from "./processes.ts";
 import { commandFor, type Paths, type ProgramName, type RuntimeName } from "./targets.ts";
 
 export type Connection = "new connection" | "reused connection";
@@ -44,15 +44,32 @@ interface Running {
   callsAnswered: number;
 }
 
-async function startTarget(paths: Paths, target: LatencyTarget, socket: string, call: HookCall): Promise<Running> {
-  const started = await startUntilLine(commandFor(paths, target.runtime, target.program, socket), '"serving"', { cwd: paths.repoRoot, timeoutMs: 30_000 });
-  const running: Running = { target, socket, started, reused: new HookClient(socket), callsAnswered: 0 };
-  // Checked once, outside the timing: both ways return the domain unchanged.
-  for (const domain of [await onDefineDomainOnce(socket, call.params), await running.reused.onDefineDomain("v1alpha3", call.params)]) {
-    if (!sameBytes(domain, call.params.domainXML)) throw new Error(`${target.runtime} ${target.program}: OnDefineDomain changed the domain`);
+/** A server started and checked; a server that fails its check calls counts as a crash. */
+async function startTarget(
+  paths: Paths,
+  target: LatencyTarget,
+  socketDir: string,
+  call: HookCall,
+  onCrash: (crash: ServerCrash) => void,
+): Promise<Running | null> {
+  for (let attempt = 0; attempt <= MAX_RETRIES; attempt++) {
+    const socket = freshSocket(socketDir);
+    const started = await startUntilLine(commandFor(paths, target.runtime, target.program, socket), '"serving"', { cwd: paths.repoRoot, timeoutMs: 30_000 });
+    const running: Running = { target, socket, started, reused: new HookClient(socket), callsAnswered: 0 };
+    try {
+      // Checked once, outside the timing: both ways return the domain unchanged.
+      for (const domain of [await onDefineDomainOnce(socket, call.params), await running.reused.onDefineDomain("v1alpha3", call.params)]) {
+        if (!sameBytes(domain, call.params.domainXML)) throw new Error(`${target.runtime} ${target.program}: OnDefineDomain changed the domain`);
+        running.callsAnswered++;
+      }
+      return running;
+    } catch (error) {
+      if ((error as { code?: unknown }).code === undefined) throw error; // not a gRPC status: a bench bug
+      const exit = await stopTarget(running);
+      onCrash({ ...target, phase: "latency check calls", callsAnswered: running.callsAnswered, exit, error: String(error), stderrTail: stderrTail(started) });
+    }
   }
-  running.callsAnswered = 2;
-  return running;
+  return null;
 }
 
 async function stopTarget(running: Running): Promise<number | string | null> {
@@ -121,11 +138,18 @@ export async function measureLatency(
   mkdirSync(socketDir, { recursive: true });
   const rounds: LatencyRound[] = [];
   const crashes: ServerCrash[] = [];
-  let sequence = 0;
   for (let round = 0; round < options.rounds; round++) {
+    const phase = `latency round ${round + 1}`;
+    const onCrash = (crash: ServerCrash) => {
+      crashes.push({ ...crash, phase: `${phase}, ${crash.phase}` });
+      options.log(`  ${crash.runtime} ${crash.program}: failed after ${crash.callsAnswered} calls (exit ${crash.exit}): ${crash.error.split("\n")[0]}`);
+    };
     let running: Running[] = [];
     try {
-      for (const target of targets) running.push(await startTarget(paths, target, path.join(socketDir, `${sequence++}.sock`), call));
+      for (const target of targets) {
+        const server = await startTarget(paths, target, socketDir, call, onCrash);
+        if (server) running.push(server);
+      }
       let attempt = 0;
       let pending = running;
       while (pending.length > 0) {
@@ -134,21 +158,14 @@ export async function measureLatency(
         pending = [];
         for (const [server, error] of failed) {
           const exit = await stopTarget(server);
-          crashes.push({
-            runtime: server.target.runtime,
-            program: server.target.program,
-            phase: `latency round ${round + 1}`,
-            callsAnswered: server.callsAnswered,
-            exit,
-            error,
-            stderrTail: stderrTail(server.started),
-          });
-          options.log(`  ${server.target.runtime} ${server.target.program}: failed after ${server.callsAnswered} calls (exit ${exit}): ${error.split("\n")[0]}`);
+          onCrash({ ...server.target, phase: "timed calls", callsAnswered: server.callsAnswered, exit, error, stderrTail: stderrTail(server.started) });
           running = running.filter((r) => r !== server);
           if (attempt < MAX_RETRIES) {
-            const restarted = await startTarget(paths, server.target, path.join(socketDir, `${sequence++}.sock`), call);
-            running.push(restarted);
-            pending.push(restarted);
+            const restarted = await startTarget(paths, server.target, socketDir, call, onCrash);
+            if (restarted) {
+              running.push(restarted);
+              pending.push(restarted);
+            }
           }
         }
         attempt++;

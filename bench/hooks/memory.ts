@@ -9,7 +9,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { infoOnce, onDefineDomainOnce, sameBytes } from "./client.ts";
 import type { HookCall } from "./call.ts";
-import { memoryOf, startUntilLine, stderrTail, stop, type MemoryStatus, type ServerCrash } from "./processes.ts";
+import { freshSocket, memoryOf, startUntilLine, stderrTail, stop, type MemoryStatus, type ServerCrash } from "./processes.ts";
 import { commandFor, runsOn, SERVING_PROGRAMS, type Paths, type ProgramName, type RuntimeName } from "./targets.ts";
 
 export const CALLS = 100;
@@ -80,11 +80,10 @@ export async function measureMemory(
   const cells: MemorySamples[] = [];
   const crashes: ServerCrash[] = [];
   for (const runtime of runtimes) for (const program of programs) if (runsOn(program, runtime)) cells.push({ runtime, program, idle: [], afterCalls: [] });
-  let sequence = 0;
   for (let round = 0; round < options.rounds; round++) {
     for (const cell of cells) {
       for (let attempt = 0; attempt <= MAX_RETRIES; attempt++) {
-        const outcome = await runOnce(paths, cell, path.join(socketDir, `${sequence++}.sock`), call, `memory round ${round + 1}`);
+        const outcome = await runOnce(paths, cell, freshSocket(socketDir), call, `memory round ${round + 1}`);
         if ("afterCalls" in outcome) {
           cell.idle.push(outcome.idle);
           cell.afterCalls.push(outcome.afterCalls);

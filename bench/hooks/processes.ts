@@ -5,6 +5,7 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import type { Command, ProgramName, RuntimeName } from "./targets.ts";
 
 export interface Started {
@@ -19,6 +20,16 @@ export interface Started {
 }
 
 export const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+let socketsHandedOut = 0;
+/**
+ * A socket path under `dir` that no earlier server of this process used: a server that crashed
+ * leaves its socket file behind, and a server started on that path would take the stale-socket
+ * branch (or fail to bind) instead of starting as measured.
+ */
+export function freshSocket(dir: string): string {
+  return path.join(dir, `${socketsHandedOut++}.sock`);
+}
 
 /**
  * Starts `command` and resolves when a stderr line containing `marker` arrives. Rejects with

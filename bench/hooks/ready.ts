@@ -9,7 +9,7 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { infoOnce } from "./client.ts";
-import { nowMs, startUntilLine, stop } from "./processes.ts";
+import { freshSocket, nowMs, startUntilLine, stop } from "./processes.ts";
 import { commandFor, runsOn, SERVING_PROGRAMS, type Paths, type ProgramName, type RuntimeName } from "./targets.ts";
 
 /** The harness's own exec cost: /bin/sh writing the probe line (no JavaScript runtime at all). */
@@ -67,7 +67,6 @@ export async function measureReady(
     for (const program of programs) if (runsOn(program, runtime)) cells.push({ runtime, program, lineMs: [], readyMs: [], reported: {}, lastLine: null });
   }
   const execFloorMs: number[] = [];
-  let sequence = 0;
   for (let round = 0; round < options.warmupRounds + options.rounds; round++) {
     const recording = round >= options.warmupRounds;
     const floor = await startUntilLine(EXEC_FLOOR, "probe-ready", { cwd: paths.repoRoot, timeoutMs: 30_000 });
@@ -76,7 +75,7 @@ export async function measureReady(
     const order = cells.map((_, i) => cells[(i + round) % cells.length]);
     for (const cell of order) {
       const serving = SERVING_PROGRAMS.includes(cell.program);
-      const socket = path.join(socketDir, `${sequence++}.sock`);
+      const socket = freshSocket(socketDir);
       const started = await startUntilLine(commandFor(paths, cell.runtime, cell.program, socket), serving ? '"serving"' : "probe-ready", {
         cwd: paths.repoRoot,
         timeoutMs: 30_000,

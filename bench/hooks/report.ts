@@ -32,7 +32,7 @@ export interface HooksReport {
 }
 
 const ms = (value: number | null | undefined): string => (value == null || Number.isNaN(value) ? "n/a" : value >= 100 ? value.toFixed(0) : value.toFixed(1));
-const mb = (kb: number): string => (kb / 1024).toFixed(1);
+const mb = (kb: number): string => (Number.isNaN(kb) ? "n/a" : (kb / 1024).toFixed(1));
 
 const PROGRAM_LABELS: Record<ProgramName, string> = {
   idle: "runtime alone, idle (no calls)",
