@@ -186,6 +186,13 @@ export function markdownOf(report: HooksReport, command: string): string {
     const reused = of("reused connection");
     lines.push(`| ${RUNTIME_LABELS[t.runtime]} | ${PROGRAM_LABELS[t.program]} | ${ms(fresh?.p50Ms)} | ${ms(fresh?.p99Ms)} | ${ms(reused?.p50Ms)} | ${ms(reused?.p99Ms)} |`);
   }
+  // Servers that never completed a timed Bench (they aborted in every attempt) still get a row.
+  const aborted = new Map(report.crashes.filter((c) => c.phase.includes("latency")).map((c) => [`${c.runtime}|${c.program}`, c]));
+  for (const [key, crash] of aborted) {
+    if (targets.some((t) => `${t.runtime}|${t.program}` === key)) continue;
+    const count = report.crashes.filter((c) => `${c.runtime}|${c.program}` === key && c.phase.includes("latency")).length;
+    lines.push(`| ${RUNTIME_LABELS[crash.runtime]} | ${PROGRAM_LABELS[crash.program]} | no figure: aborted in every attempt (${count} crashes, see below) | | | |`);
+  }
   lines.push(`| Go passt sidecar — the issue's figure, not measured here | | ${go.onDefineDomainP50Ms} | | | |`);
 
   lines.push("", "## Servers that failed under connection churn", "");
