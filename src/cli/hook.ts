@@ -12,6 +12,8 @@ import { HookCallError, StatusCode, statusName } from "../hooks/call-error.ts";
 import { defineDomain, prepareCloudInit, type HookSetup } from "../hooks/calls.ts";
 import { readHookEnv } from "../hooks/env.ts";
 import { knownPluginNames, loadPlugins, UnknownPluginError } from "../plugins/registry.ts";
+import { PluginOptionError, pluginOptions } from "../plugins/options.ts";
+import { PluginError } from "../plugins/types.ts";
 import { readInputFile, writeStdout } from "./files.ts";
 import { EXIT_BAD_INPUT, EXIT_BUG, EXIT_OK, parseCommandArgs, printError, UsageError } from "./usage.ts";
 
@@ -30,6 +32,7 @@ anything else is read as a file path.
 
 Options:
   --plugin NAME          the plugin to run (repeatable; known: ${knownPluginNames().join(", ")})
+  --option KEY=VALUE     a plugin setting (repeatable), as for serve; else DOMSPLICE_<KEY>
   --vmi FILE|JSON        the VirtualMachineInstance, JSON
   --domain FILE|XML      the libvirt domain XML
   --cloud-init FILE|JSON the CloudInitData JSON
@@ -46,6 +49,7 @@ export async function runHook(args: string[]): Promise<number> {
     args,
     {
       plugin: { type: "string", multiple: true },
+      option: { type: "string", multiple: true },
       vmi: { type: "string" },
       domain: { type: "string" },
       "cloud-init": { type: "string" },
@@ -67,9 +71,10 @@ export async function runHook(args: string[]): Promise<number> {
 
   let setup: HookSetup;
   try {
-    setup = { plugins: await loadPlugins(pluginNames), env: readHookEnv(process.env) };
+    setup = { plugins: await loadPlugins(pluginNames, pluginOptions((values.option as string[] | undefined) ?? [], process.env)), env: readHookEnv(process.env) };
   } catch (error) {
-    if (error instanceof UnknownPluginError) throw new UsageError(error.message, "hook");
+    if (error instanceof UnknownPluginError || error instanceof PluginOptionError) throw new UsageError(error.message, "hook");
+    if (error instanceof PluginError) throw new UsageError(`plugin settings: ${error.message}`, "hook");
     throw error;
   }
   const vmiJson = await contentOrFile(vmiArg, "{");

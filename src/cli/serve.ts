@@ -9,14 +9,16 @@ import { MAX_MESSAGE_BYTES, startHookServer, type HookServer } from "../hooks/se
 import { SocketError } from "../hooks/socket.ts";
 import { logRecord, stderrLog } from "../hooks/log.ts";
 import { knownPluginNames, loadPlugins, UnknownPluginError } from "../plugins/registry.ts";
+import { PluginOptionError, pluginOptions } from "../plugins/options.ts";
+import { PluginError } from "../plugins/types.ts";
 import { EXIT_BAD_INPUT, EXIT_BUG, EXIT_OK, parseCommandArgs, printError, UsageError } from "./usage.ts";
 
 /** Where KubeVirt mounts a hook sidecar's socket directory (its own, per sidecar). */
 export const HOOK_SOCKET_DIRECTORY = "/var/run/kubevirt-hooks";
 export const DEFAULT_NAME = "domsplice";
 
-export const SERVE_HELP = `Usage: domsplice serve [--plugin NAME]... [--socket PATH] [--plugin-socket PATH]
-                       [--name NAME] [--priority N]
+export const SERVE_HELP = `Usage: domsplice serve [--plugin NAME]... [--option KEY=VALUE]... [--socket PATH]
+                       [--plugin-socket PATH] [--name NAME] [--priority N]
 
 Runs the KubeVirt hook sidecar. On --socket it serves KubeVirt's hook API, which virt-launcher
 calls: kubevirt.hooks.info.Info and the Callbacks of v1alpha1, v1alpha2 and v1alpha3
@@ -30,6 +32,9 @@ the hook points they subscribe to, plus Shutdown, each with --priority.
 Options:
   --plugin NAME          enable a built-in plugin (repeatable; known: ${knownPluginNames().join(", ")});
                          default: the comma-separated names in $DOMSPLICE_PLUGINS, else none
+  --option KEY=VALUE     a plugin setting (repeatable), e.g. --option policy=/etc/domsplice/policy.yaml;
+                         without it a plugin reads DOMSPLICE_<KEY> from the environment
+                         (upper-cased, '-' as '_'), else its default (README "Plugins")
   --socket PATH          legacy hook API socket (default ${HOOK_SOCKET_DIRECTORY}/<name>.sock);
                          its directory must exist and hold nothing else
   --plugin-socket PATH   also serve the Plugin API on PATH, e.g.
@@ -61,6 +66,7 @@ export async function runServe(args: string[]): Promise<number> {
     withNegativePriorityJoined(args),
     {
       plugin: { type: "string", multiple: true },
+      option: { type: "string", multiple: true },
       socket: { type: "string" },
       "plugin-socket": { type: "string" },
       name: { type: "string" },
@@ -87,10 +93,11 @@ export async function runServe(args: string[]): Promise<number> {
   try {
     let server: HookServer;
     try {
-      const plugins = await loadPlugins(pluginNames);
+      const plugins = await loadPlugins(pluginNames, pluginOptions((values.option as string[] | undefined) ?? [], process.env));
       server = await startHookServer({ socket, pluginSocket, name, priority, plugins, env: readHookEnv(process.env) });
     } catch (error) {
-      if (error instanceof UnknownPluginError) throw new UsageError(error.message, "serve");
+      if (error instanceof UnknownPluginError || error instanceof PluginOptionError) throw new UsageError(error.message, "serve");
+      if (error instanceof PluginError) throw new UsageError(`plugin settings: ${error.message}`, "serve");
       if (error instanceof SocketError) {
         printError(`domsplice serve: ${error.message}`);
         return EXIT_BAD_INPUT;

@@ -3,7 +3,7 @@
 // the template for a new plugin: a plain object with a name, the hook points it subscribes to,
 // and a handler per hook point.
 
-import type { CloudInitContext, CloudInitResult, DomainHookContext, Plugin } from "./types.ts";
+import type { CloudInitContext, CloudInitResult, DomainHookContext, Plugin, PluginFactory } from "./types.ts";
 
 export const identityPlugin: Plugin = {
   name: "identity",
@@ -15,3 +15,6 @@ export const identityPlugin: Plugin = {
     return { cloudInitNoCloudSource: context.cloudInitNoCloudSource, cloudInitData: context.cloudInitData };
   },
 };
+
+/** It has no settings. */
+export const createIdentityPlugin: PluginFactory = () => identityPlugin;

@@ -2,10 +2,13 @@
 // plugin on demand, so a sidecar pays (in start-up time and memory) only for the plugins it
 // runs. Add a plugin here when it lands in src/plugins.
 
-import type { Plugin } from "./types.ts";
+import process from "node:process";
+import type { Plugin, PluginFactory, PluginOptions } from "./types.ts";
+import { pluginOptions } from "./options.ts";
 
-const builtInPlugins: Readonly<Record<string, () => Promise<Plugin>>> = Object.freeze({
-  identity: async () => (await import("./identity.ts")).identityPlugin,
+// Each module exports its PluginFactory; import() keeps the ones not chosen out of memory.
+const builtInPlugins: Readonly<Record<string, () => Promise<PluginFactory>>> = Object.freeze({
+  identity: async () => (await import("./identity.ts")).createIdentityPlugin,
 });
 
 /** An unknown plugin name; the message lists the known ones. */
@@ -21,10 +24,15 @@ export function knownPluginNames(): string[] {
   return Object.keys(builtInPlugins).sort();
 }
 
-/** The plugins named, in the order given; throws UnknownPluginError for a name not built in. */
-export async function loadPlugins(names: readonly string[]): Promise<Plugin[]> {
+/**
+ * The plugins named, in the order given, made with `options` (default: settings from the
+ * environment only); throws UnknownPluginError for a name not built in, and whatever a
+ * factory throws for a bad setting (PluginError naming the option).
+ */
+export async function loadPlugins(names: readonly string[], options: PluginOptions = pluginOptions([], process.env)): Promise<Plugin[]> {
   for (const name of names) {
     if (!Object.hasOwn(builtInPlugins, name)) throw new UnknownPluginError(name);
   }
-  return Promise.all(names.map((name) => builtInPlugins[name]()));
+  const factories = await Promise.all(names.map((name) => builtInPlugins[name]()));
+  return Promise.all(factories.map((create) => create(options)));
 }

@@ -131,3 +131,21 @@ export class PluginError extends Error {
     super(message, options);
   }
 }
+
+/**
+ * A plugin's settings, for what an admin configures per sidecar (a policy file, a hooks
+ * directory, a timeout, a path to read). `get("policy")` is `--option policy=VALUE` on the
+ * command line (serve and hook), else the environment variable DOMSPLICE_POLICY (the key
+ * upper-cased, '-' and '.' as '_'), else undefined: flags work in a hookSidecars annotation,
+ * env in an image or a Deployment, and a Network Binding Plugin gets neither, so every
+ * setting has a default that works without it.
+ */
+export interface PluginOptions {
+  get(key: string): string | undefined;
+}
+
+/**
+ * How the registry (registry.ts) makes a plugin: once per process, at start-up, so a bad
+ * setting fails `serve` at once (throw PluginError naming the option) instead of every call.
+ */
+export type PluginFactory = (options: PluginOptions) => Plugin | Promise<Plugin>;
