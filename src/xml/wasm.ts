@@ -80,7 +80,7 @@ function align16(x: number): number {
  * input the instance keeps that much reserved (untouched pages cost no physical memory).
  */
 function ensureMemory(memory: WebAssembly.Memory, bytes: number): void {
-  const have = memory.buffer.byteLength;
+  const have = memoryBuffer(memory).byteLength;
   if (bytes <= have) return;
   try {
     memory.grow(Math.ceil((bytes - have) / PAGE));
@@ -88,6 +88,28 @@ function ensureMemory(memory: WebAssembly.Memory, bytes: number): void {
     throw new RangeError(`WASM kernel: cannot grow its memory to ${bytes} bytes; use kernel: "ts" for inputs this large`, { cause });
   }
 }
+
+// The kernel's memory buffer and a byte view of all of it, kept between scans: the `buffer`
+// getter is a runtime call (~18 ns), and each view ~20 ns. Only a grow replaces the buffer
+// (the kernel itself never grows its memory), and a grow detaches the old one.
+let memoryCache: ArrayBuffer | null = null;
+let memoryBytes = new Uint8Array(0);
+
+function memoryBuffer(memory: WebAssembly.Memory): ArrayBuffer {
+  if (memoryCache === null || memoryCache.byteLength === 0) {
+    memoryCache = memory.buffer;
+    memoryBytes = new Uint8Array(memoryCache);
+  }
+  return memoryCache;
+}
+
+/**
+ * The lent views of the last lending scan and where they pointed: a lending scan with the same
+ * layout (the same input size class) takes them again instead of five new views (~80 ns).
+ * They are as long as the token area, which the TokenTable contract allows (readers stop at
+ * `count`).
+ */
+let lentViews: { buffer: ArrayBuffer; kindPtr: number; capacity: number; kind: Uint8Array; start: Uint32Array; end: Uint32Array; mid: Uint32Array; link: Int32Array } | null = null;
 
 /**
  * Whether the last lending scan's table (views onto the kernel's memory) is still in use. While
@@ -139,16 +161,19 @@ export function scanBodyWasm(
   const base = table.count;
   // libvirt XML has one token per 10-20 bytes; n/8 rarely needs a second run, and pages the
   // kernel never writes cost no physical memory.
-  let tokenCapacity = Math.max(1, Math.min(limits.maxTokens - base, (n >> 3) + 64));
+  // Rounded up to a multiple of 1024, and the input's area below to 4 KiB, so that inputs of
+  // about the same size get the same layout (and the lent views of the one before).
+  let tokenCapacity = Math.max(1, Math.min(limits.maxTokens - base, ((n >> 3) + 64 + 1023) & ~1023));
+  const inputArea = (n + PADDING + 4095) & ~4095;
   let refCapacity = 64;
   let copied = false;
   while (true) {
     // Each token array holds the prolog's `base` tokens, then the kernel's; the kernel is
     // given the address of entry `base`.
     const capacity = base + tokenCapacity;
-    let at = align16(INPUT + n + PADDING);
+    let at = INPUT + inputArea;
     const stackPtr = at;
-    at = align16(at + 4 * (Math.min(limits.maxDepth, Math.floor(n / 3) + 1) + 1));
+    at = align16(at + 4 * (Math.min(limits.maxDepth, Math.floor(inputArea / 3) + 1) + 1));
     const kindPtr = at;
     at = align16(at + capacity);
     const startPtr = at;
@@ -167,11 +192,12 @@ export function scanBodyWasm(
     at += refCapacity;
     ensureMemory(k.memory, at);
     if (!copied) {
-      new Uint8Array(k.memory.buffer, INPUT, n).set(bytes);
+      memoryBuffer(k.memory);
+      memoryBytes.set(bytes, INPUT);
       copied = true;
     }
     if (base > 0) {
-      const buffer = k.memory.buffer;
+      const buffer = memoryBuffer(k.memory);
       new Uint8Array(buffer, kindPtr, base).set(table.kind.subarray(0, base));
       new Uint32Array(buffer, startPtr, base).set(table.start.subarray(0, base));
       new Uint32Array(buffer, endPtr, base).set(table.end.subarray(0, base));
@@ -203,7 +229,7 @@ export function scanBodyWasm(
       continue;
     }
     if (refTotal > 0) {
-      const buffer = k.memory.buffer;
+      const buffer = memoryBuffer(k.memory);
       const refStart = new Uint32Array(buffer, refStartPtr, refTotal);
       const refEnd = new Uint32Array(buffer, refEndPtr, refTotal);
       const refAttr = new Uint8Array(buffer, refAttrPtr, refTotal);
@@ -211,13 +237,27 @@ export function scanBodyWasm(
     }
     const total = k.tokenCount();
     if (lend) {
-      // Views onto the kernel's own arrays: no copy, no allocation but the five views.
-      const buffer = k.memory.buffer;
-      table.kind = new Uint8Array(buffer, kindPtr, total);
-      table.start = new Uint32Array(buffer, startPtr, total);
-      table.end = new Uint32Array(buffer, endPtr, total);
-      table.mid = new Uint32Array(buffer, midPtr, total);
-      table.link = new Int32Array(buffer, linkPtr, total);
+      // Views onto the kernel's own arrays: no copy, and no allocation when the layout is
+      // that of the last lending scan.
+      const buffer = memoryBuffer(k.memory);
+      let views = lentViews;
+      if (views === null || views.buffer !== buffer || views.kindPtr !== kindPtr || views.capacity !== capacity) {
+        views = lentViews = {
+          buffer,
+          kindPtr,
+          capacity,
+          kind: new Uint8Array(buffer, kindPtr, capacity),
+          start: new Uint32Array(buffer, startPtr, capacity),
+          end: new Uint32Array(buffer, endPtr, capacity),
+          mid: new Uint32Array(buffer, midPtr, capacity),
+          link: new Int32Array(buffer, linkPtr, capacity),
+        };
+      }
+      table.kind = views.kind;
+      table.start = views.start;
+      table.end = views.end;
+      table.mid = views.mid;
+      table.link = views.link;
       table.count = total;
       const root = k.rootIndex();
       if (root >= 0) table.root = root;
@@ -233,7 +273,8 @@ export function scanBodyWasm(
       // new + set rather than ArrayBuffer.slice, which goes through the runtime (species
       // constructor lookup): ~0.4 µs against ~2.3 µs for an 8 KB document's 12 KB table.
       const packed = new Uint8Array(size);
-      packed.set(new Uint8Array(k.memory.buffer, kindPtr, size));
+      memoryBuffer(k.memory);
+      packed.set(memoryBytes.subarray(kindPtr, kindPtr + size));
       const block = packed.buffer;
       const words = (total + 3) & ~3;
       table.kind = new Uint8Array(block, 0, total);
@@ -244,7 +285,7 @@ export function scanBodyWasm(
     } else {
       // Large tables: one slice per array (no zero-filling, no pack, whose memmove costs more
       // than the four extra allocations here).
-      const buffer = k.memory.buffer;
+      const buffer = memoryBuffer(k.memory);
       table.kind = new Uint8Array(buffer.slice(kindPtr, kindPtr + total));
       table.start = new Uint32Array(buffer.slice(startPtr, startPtr + 4 * total));
       table.end = new Uint32Array(buffer.slice(endPtr, endPtr + 4 * total));
