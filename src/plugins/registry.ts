@@ -9,6 +9,8 @@ import { pluginOptions } from "./options.ts";
 // Each module exports its PluginFactory; import() keeps the ones not chosen out of memory.
 const builtInPlugins: Readonly<Record<string, () => Promise<PluginFactory>>> = Object.freeze({
   identity: async () => (await import("./identity.ts")).createIdentityPlugin,
+  exec: async () => (await import("./exec.ts")).createExecPlugin,
+  "cloud-init": async () => (await import("./cloud-init.ts")).createCloudInitPlugin,
 });
 
 /** An unknown plugin name; the message lists the known ones. */
