@@ -9,6 +9,7 @@ import { pluginOptions } from "./options.ts";
 // Each module exports its PluginFactory; import() keeps the ones not chosen out of memory.
 const builtInPlugins: Readonly<Record<string, () => Promise<PluginFactory>>> = Object.freeze({
   identity: async () => (await import("./identity.ts")).createIdentityPlugin,
+  passt: async () => (await import("./passt.ts")).createPasstPlugin,
   exec: async () => (await import("./exec.ts")).createExecPlugin,
   "cloud-init": async () => (await import("./cloud-init.ts")).createCloudInitPlugin,
 });
