@@ -21,10 +21,12 @@
 // beyond tokenizing, apply takes ~5 µs at 8 KB and ~0.19 ms at 1 MB, of which writing the
 // output is ~1 µs at 8 KB (outputs up to 16 KB are cut from a pooled buffer: see
 // outputBuffer) and ~0.12 ms at 1 MB (a fresh buffer, the floor of any copy of that size on
-// this machine), the selector walks ~1 µs / ~0.03 ms. The document's quote, needed when a
-// fragment with attributes is written, is one SIMD search for ' (~0.2 µs) when the table is
-// lent from the WASM kernel, else a count over up to 1024 tokens (~0.5-1 µs at 8 KB). A whole
-// plan.apply at 8 KB (tokenize included) is ~10.5-11 µs, of which the WASM scan is ~5.5.
+// this machine), the selector walks ~1 µs / ~0.07 ms (1 MB: the remove's walk over ~5,400
+// <devices> children, bound by cache misses; timed around evaluate(), 2026-11-28). The
+// document's quote, needed when a fragment with attributes is written, is free when the table
+// is lent from the WASM kernel (it counts '-quoted attributes as it scans), else a count over
+// up to 1024 tokens (~0.5-1 µs at 8 KB). A whole plan.apply at 8 KB (tokenize included) is
+// ~9.7-10 µs, of which the WASM scan is ~5.8 and the loader around it ~0.3.
 // compile() of ops seen before is ~2 µs (parsed selectors and fragments are cached by text).
 //
 // Style of what is written: see style.ts (quote, self-closing vs explicit end tags, indent,
