@@ -207,6 +207,17 @@ const rows: readonly Row[] = [
     },
   },
   {
+    name: "two interfaces aliased ua-default: only the first is replaced (KubeVirt's lookup by alias takes the first)",
+    domain: patch(kubevirtDomain, [
+      { op: "add", path: "/domain/devices/interface[alias/@name='ua-default']", pos: "after", xml: `<interface type="ethernet"><alias name="ua-default"/></interface>` },
+    ]) as Uint8Array,
+    interface: defaults(),
+    also(output) {
+      const aliased = query(output, "/domain/devices/interface[alias/@name='ua-default']").map((m) => compact(m.value));
+      assert.deepEqual(aliased, [defaults(), `<interface type="ethernet"><alias name="ua-default"/></interface>`]);
+    },
+  },
+  {
     name: "the pod network is found by its pod source, wherever it is in spec.networks",
     vmi: {
       interfaces: [{ name: "sec", bridge: {} }, { name: "podnet", binding: { name: "passt" } }],
@@ -469,7 +480,9 @@ describe("passt plugin (KubeVirt's network-passt-binding, lossless)", () => {
       }
       const output = await runPlugin(plugin, input, vmi, row.env);
       const name = row.ifaceName ?? "default";
-      assert.deepEqual(passtInterfaceOf(output, name), [row.interface!], "the passt interface");
+      assert.equal(passtInterfaceOf(output, name)[0], row.interface!, "the passt interface");
+      const aliasedBefore = passtInterfaceOf(input, name).length;
+      assert.equal(passtInterfaceOf(output, name).length, Math.max(aliasedBefore, 1), "replaced in place, or added once");
       const inputHadMemoryBacking = query(input, "/domain/memoryBacking").length > 0;
       assert.equal(memoryBackingOf(output), row.memoryBacking ?? (inputHadMemoryBacking ? memoryBackingOf(input) : ADDED_MEMORY_BACKING), "memoryBacking");
       if (inputHadMemoryBacking) assert.equal(query(output, "/domain/memoryBacking")[0].value, query(input, "/domain/memoryBacking")[0].value, "an existing memoryBacking keeps its bytes");
