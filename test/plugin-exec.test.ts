@@ -271,6 +271,16 @@ ${ECHO_DOMAIN}`,
     );
   });
 
+  test("a stderr line longer than 4096 characters is logged cut, never kept growing", async () => {
+    const dir = hooksDir({ onDefineDomain: `head -c 100000 /dev/zero | tr '\\0' x >&2\necho >&2\necho next >&2\n${ECHO_DOMAIN}` });
+    const { plugin, logs } = execPlugin(dir);
+    assert.ok((await onDefineDomain(plugin)) instanceof Uint8Array);
+    const messages = logs.map((line) => String(line.msg));
+    assert.equal(messages[0], `${"x".repeat(4096)}...`);
+    assert.ok(messages.every((msg) => msg.length <= 4099), "no message over 4096 characters and the cut mark");
+    assert.equal(messages.at(-1), "next");
+  });
+
   const refusals: readonly { name: string; body: string; settings?: Record<string, string>; message: (script: string) => string | RegExp }[] = [
     {
       name: "a non-zero exit names the script, the status and the last stderr line",

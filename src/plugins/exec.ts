@@ -191,8 +191,9 @@ function runScript(script: string, args: readonly string[], timeoutMs: number, l
     let failure: PluginError | undefined;
 
     const logLine = (line: string): void => {
-      if (line.trim() !== "") lastStderrLine = line.length > MAX_LOGGED_LINE_CHARS ? `${line.slice(0, MAX_LOGGED_LINE_CHARS)}...` : line;
-      log(logRecord({ level: "info", msg: line.length > MAX_LOGGED_LINE_CHARS ? `${line.slice(0, MAX_LOGGED_LINE_CHARS)}...` : line, plugin: "exec", script, stream: "stderr" }));
+      const msg = line.length > MAX_LOGGED_LINE_CHARS ? `${line.slice(0, MAX_LOGGED_LINE_CHARS)}...` : line;
+      if (msg.trim() !== "") lastStderrLine = msg;
+      log(logRecord({ level: "info", msg, plugin: "exec", script, stream: "stderr" }));
     };
     const finish = (outcome: PluginError | Uint8Array): void => {
       if (settled) return;
@@ -231,6 +232,11 @@ function runScript(script: string, args: readonly string[], timeoutMs: number, l
       while ((newline = pendingStderr.indexOf("\n")) >= 0) {
         logLine(pendingStderr.slice(0, newline).replace(/\r$/, ""));
         pendingStderr = pendingStderr.slice(newline + 1);
+      }
+      // A line that never ends is logged (cut) once it is long enough, not kept growing.
+      if (pendingStderr.length > MAX_LOGGED_LINE_CHARS) {
+        logLine(pendingStderr);
+        pendingStderr = "";
       }
     });
     child.on("error", (error) => finish(cannotStart(script, args, error)));
