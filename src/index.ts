@@ -8,7 +8,7 @@ export { patch } from "./xml/patch.ts";
 export { compile, PatchError } from "./xml/plan.ts";
 export type { Plan, PatchOp, PatchOptions, AddOp, ReplaceOp, RemoveOp, SetOp, EnsureOp, Position } from "./xml/plan.ts";
 export { check, type CheckResult } from "./xml/check.ts";
-export { query, queryValue, type QueryMatch, type QueryOptions } from "./xml/query.ts";
+export { query, queryValue, DocumentReader, type QueryMatch, type QueryOptions } from "./xml/query.ts";
 export { tokenize, type TokenizeOptions, type TokenizeResult } from "./xml/tokenizer.ts";
 export { xml, rawXml, isXmlFragment, type XmlFragment } from "./xml/fragment.ts";
 export { escapeAttribute, escapeText } from "./xml/escape.ts";

@@ -3,7 +3,7 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { query, queryValue, PatchError, patch } from "../src/index.ts";
+import { query, queryValue, PatchError, patch, DocumentReader } from "../src/index.ts";
 import { corpus } from "./corpus-files.ts";
 
 const domain = readFileSync(path.join(corpus, "kubevirt", "domain.xml"));
@@ -45,5 +45,14 @@ describe("query", () => {
   test("malformed XML and a bad selector throw PatchError with a code and where", () => {
     assert.throws(() => query("<a><b></a>", "/a"), (e: unknown) => e instanceof PatchError && e.code === "malformed-xml" && e.line === 1 && e.column === 7 && /1:7/.test(e.message));
     assert.throws(() => query("<a/>", "/a[@"), (e: unknown) => e instanceof PatchError && e.code === "bad-selector");
+  });
+
+  test("a DocumentReader answers several queries from one tokenize, as query() would", () => {
+    const reader = new DocumentReader(domain);
+    for (const path of ["/domain/@type", "//disk/target/@dev", "/domain/devices/interface/alias/@name", "/domain/os/type/text()"]) {
+      assert.deepEqual(reader.query(path), query(domain, path));
+    }
+    assert.equal(reader.value("/domain/name/text()"), "mynamespace_testvmi");
+    assert.throws(() => new DocumentReader("<a>"), (e: unknown) => e instanceof PatchError && e.code === "malformed-xml");
   });
 });
