@@ -6,7 +6,7 @@
 // KubeVirt registers the sidecar as a Network Binding Plugin; virt-launcher calls it on
 // OnDefineDomain only (its Info lists no other hook point that changes the domain).
 
-import { patch, query, xml, type PatchOp, type XmlFragment } from "../index.ts";
+import { patch, DocumentReader, xml, type PatchOp, type XmlFragment } from "../index.ts";
 import { PluginError, type DomainHookContext, type Plugin, type PluginFactory, type Vmi, type VmiInterface } from "./types.ts";
 
 /** The binding name when KubeVirt does not say (NETWORK_BINDING_PLUGIN_NAME unset). */
@@ -142,9 +142,9 @@ export function passtInterface(binding: PasstBinding): XmlFragment {
  * an access mode other than shared is someone else's decision, refused rather than overridden;
  * any other existing <memoryBacking> is left as it is (as KubeVirt does).
  */
-function memoryBackingOps(domainXml: Uint8Array): PatchOp[] {
-  if (query(domainXml, "/domain/memoryBacking").length > 0) {
-    const mode = query(domainXml, "/domain/memoryBacking/access/@mode")[0]?.value;
+function memoryBackingOps(domain: DocumentReader): PatchOp[] {
+  if (domain.query("/domain/memoryBacking").length > 0) {
+    const mode = domain.value("/domain/memoryBacking/access/@mode");
     if (mode !== undefined && mode !== "shared") {
       throw new PluginError(`the domain's memoryBacking access mode is ${JSON.stringify(mode)}; the passt binding (vhost-user) needs "shared" and will not override it`);
     }
@@ -153,7 +153,7 @@ function memoryBackingOps(domainXml: Uint8Array): PatchOp[] {
   const memoryBacking = xml`<memoryBacking><source type="memfd"/><access mode="shared"/></memoryBacking>`;
   // After the memory sizes, where virt-launcher's own marshalling puts it; else last in <domain>.
   const sizes = ["/domain/memory", "/domain/maxMemory", "/domain/currentMemory"]
-    .map((path) => ({ path, at: query(domainXml, path)[0]?.start ?? -1 }))
+    .map((path) => ({ path, at: domain.query(path)[0]?.start ?? -1 }))
     .filter((size) => size.at >= 0)
     .sort((a, b) => b.at - a.at);
   if (sizes.length > 0) return [{ op: "add", path: `${sizes[0].path}[1]`, pos: "after", xml: memoryBacking }];
@@ -169,12 +169,14 @@ function selectorLiteral(value: string, what: string): string {
 
 /** The whole edit: memory backing, then the interface replaced in place or appended. */
 export function passtPatch(domainXml: Uint8Array, binding: PasstBinding): PatchOp[] {
-  const ops = memoryBackingOps(domainXml);
+  // One tokenize for every question asked of the domain.
+  const domain = new DocumentReader(domainXml);
+  const ops = memoryBackingOps(domain);
   const iface = passtInterface(binding);
   const alias = selectorLiteral(USER_ALIAS_PREFIX + binding.iface.name, "interface name");
   // The first interface with our alias is ours to replace (KubeVirt's lookupIfaceByAliasName).
   const existing = `/domain/devices/interface[alias/@name=${alias}][1]`;
-  if (query(domainXml, existing).length > 0) {
+  if (domain.query(existing).length > 0) {
     ops.push({ op: "replace", path: existing, xml: iface });
   } else {
     ops.push({ op: "ensure", path: "/domain/devices" }, { op: "add", path: "/domain/devices", pos: "append", xml: iface });
