@@ -230,6 +230,17 @@ for (const runtime of runtimes) {
         assert.match(String(line.code), /^[A-Z_]+$/, JSON.stringify(line));
       }
     });
+
+    test(
+      "refusals grpc-js makes before any handler runs (over 16 MiB, unknown method) are logged as error lines too",
+      { todo: "not logged yet: grpc-js answers them without calling the handler that writes the call's log line" },
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 100)); // let the last stderr lines arrive
+        const codes = sidecar.logs.filter((line) => line.level === "error").map((line) => String(line.code));
+        assert.ok(codes.includes("RESOURCE_EXHAUSTED"), `error codes logged: ${codes.join(", ")}`);
+        assert.ok(codes.includes("UNIMPLEMENTED"), `error codes logged: ${codes.join(", ")}`);
+      },
+    );
   });
 }
 
