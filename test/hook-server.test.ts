@@ -8,7 +8,7 @@
 // One sidecar per runtime serves every test of that runtime; a second one is SIGTERMed.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import { corpus } from "./corpus-files.ts";
 import {
@@ -59,6 +59,25 @@ function sameBytes(actual: Uint8Array, expected: Uint8Array, what: string): void
   while (at < a.length && at < b.length && a[at] === b[at]) at++;
   assert.fail(`${what}: not byte-identical (${a.length} bytes, expected ${b.length}); first difference at byte ${at}: ` +
     `${JSON.stringify(a.subarray(at, at + 40).toString())} vs ${JSON.stringify(b.subarray(at, at + 40).toString())}`);
+}
+
+/** How many sockets process `pid` has open (-1 where there is no /proc). */
+function socketsOf(pid: number): number {
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return -1;
+  }
+  let count = 0;
+  for (const fd of fds) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith("socket:")) count++;
+    } catch {
+      // closed while we looked
+    }
+  }
+  return count;
 }
 
 /** Resolves with the exit, or fails if the process is still running after `ms`. */
@@ -184,6 +203,11 @@ for (const runtime of runtimes) {
         utf8.encode(source.replace("<name>mynamespace_testvmi</name>", `<name>mynamespace_testvmi-${i}</name>`) + `<!-- caller ${i}${" ".repeat(i * 13)} -->\n`),
       );
       assert.equal(new Set(inputs.map((input) => Buffer.from(input).toString("base64"))).size, 50);
+      // The sidecar's open sockets, sampled during the burst, show the connections (Linux /proc).
+      const openSockets = () => socketsOf(sidecar.child.pid!);
+      const idle = openSockets();
+      let peak = idle;
+      const sampler = setInterval(() => (peak = Math.max(peak, openSockets())), 2);
       const replies = await Promise.all(
         inputs.map((input, i) =>
           i % 4 === 3
@@ -191,7 +215,9 @@ for (const runtime of runtimes) {
             : callOnDefineDomain(sidecar.socket, allVersions[i % 4]!, input, vmi),
         ),
       );
+      clearInterval(sampler);
       replies.forEach((reply, i) => sameBytes(reply, inputs[i]!, `caller ${i}`));
+      if (idle >= 0) assert.ok(peak - idle > 25, `connections open at once: ${peak - idle} (one per caller, not one shared)`);
     });
 
     test("every call is logged as one JSON line with method, bytes in and out and duration", () => {
