@@ -1,11 +1,13 @@
 // Bad calls to a running sidecar (`domsplice serve --plugin identity` as a real child process):
 // empty, non-XML, truncated, mismatched and 200,000-deep domains, bad VMI and cloud-init JSON,
-// undecodable protobuf, a 20 MB message, unknown methods. Each must be answered with the gRPC
+// undecodable protobuf, a 20 MB message, unknown methods, callers whose deadline passes or who
+// hang up mid-message. Each must be answered with the gRPC
 // status code the contract names and a message a person can act on (the place, line and column,
 // where the input has one: the same place the engine's check() reports), and the sidecar must
 // go on serving: Info is answered after every bad call and the process is still alive.
 // Also bad starts: a missing socket directory, a path a live sidecar serves on (refused, the
-// live one unharmed) and a stale socket left by a killed sidecar (replaced on restart).
+// live one unharmed) and a stale socket left by a killed sidecar (replaced on restart); and
+// connection churn (600 calls, each on a new connection, as virt-launcher dials them).
 // Node (bin/domsplice), Bun and Deno run the same list against the same source.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";

@@ -3,9 +3,9 @@
 // source), and test/hook-manager.ts talks to it the way KubeVirt's virt-launcher does: list the
 // socket directory, Info, pick the newest Callbacks version, OnDefineDomain, PreCloudInitIso,
 // MutateDomain on the Plugin API socket, Shutdown. The identity plugin gives every document
-// back byte for byte; 50 simultaneous callers each get their own answer; Shutdown and SIGTERM
-// end the process with status 0, after calls in flight are answered, and leave no socket.
-// One sidecar per runtime serves every test of that runtime; a second one is SIGTERMed.
+// back byte for byte; 50 simultaneous callers, on 50 connections, each get their own answer;
+// Shutdown, SIGTERM and SIGINT end the process with status 0, after calls in flight are
+// answered, and leave no socket. One sidecar per runtime serves the flow; others are signalled.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync, readlinkSync } from "node:fs";
