@@ -364,6 +364,10 @@ class Evaluator {
     const single = (want & (want - 1)) === 0 && want !== 0 && (want & this.descendantMask) === 0;
     const only = single ? steps[31 - Math.clz32(want)] : null;
     const first = only !== null && !only.name.any && only.name.prefix === null ? only.name.local[0] : -1;
+    if (first >= 0 && only!.predicates.length === 0 && this.scope === null) {
+      this.walkPlain(parentView, parent, view, from, to, want, only!.name.local);
+      return;
+    }
     for (let i = from; i < to; ) {
       const k = kind[i];
       if (k !== K_START_TAG && k !== K_EMPTY_TAG) {
@@ -396,6 +400,51 @@ class Evaluator {
         }
       }
       if (this.scope !== null) this.popScope(scopeDepth);
+      i = close + 1;
+    }
+  }
+
+  /**
+   * walk() for the most common level: one plain child step wanted (a name without prefix or
+   * predicates: each step of /domain/devices/interface/rom). Only elements of that name are
+   * matched and walked into, so the loop is a name test per child, no step-mask bookkeeping.
+   * The four selectors of the bench patch on the 8 KB domain visit 170 tokens; evaluating them
+   * took ~1.0 µs through the general loop, against ~0.2 µs for the bare loops over the same
+   * children (bench: walk was ~28% of apply's own time).
+   */
+  walkPlain(parentView: DocView, parent: number, view: DocView, from: number, to: number, want: number, name: Uint8Array): void {
+    const table = view.table;
+    const kind = table.kind;
+    const link = table.link;
+    const start = table.start;
+    const bytes = view.bytes;
+    const dead = view.dead;
+    const first = name[0];
+    const last = want === this.lastBit;
+    const childWant = (want << 1) & this.allMask;
+    for (let i = from; i < to; ) {
+      const k = kind[i];
+      if (k !== K_START_TAG && k !== K_EMPTY_TAG) {
+        i++;
+        continue;
+      }
+      const close = k === K_START_TAG ? link[i] : i;
+      const nameStart = start[i] + 1;
+      if (bytes[nameStart] !== first || (dead !== null && dead[i] === 1) || !namedAt(bytes, nameStart, name)) {
+        i = close + 1;
+        continue;
+      }
+      if (last || this.everyStep) this.out.push({ view, element: i, parentView, parent, steps: want });
+      if (childWant !== 0) {
+        if (k === K_START_TAG) this.walk(view, i, view, i + 1, close, childWant);
+        const fragments = view.childFragments(i);
+        if (fragments !== null) {
+          for (const fragment of fragments) {
+            const [a, b] = fragment.contentRange();
+            this.walk(view, i, fragment, a, b, childWant);
+          }
+        }
+      }
       i = close + 1;
     }
   }
