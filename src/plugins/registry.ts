@@ -12,6 +12,8 @@ const builtInPlugins: Readonly<Record<string, () => Promise<PluginFactory>>> = O
   passt: async () => (await import("./passt.ts")).createPasstPlugin,
   exec: async () => (await import("./exec.ts")).createExecPlugin,
   "cloud-init": async () => (await import("./cloud-init.ts")).createCloudInitPlugin,
+  slirp: async () => (await import("./slirp.ts")).createSlirpPlugin,
+  tap: async () => (await import("./tap.ts")).createTapPlugin,
 });
 
 /** An unknown plugin name; the message lists the known ones. */
