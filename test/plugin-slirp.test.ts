@@ -8,7 +8,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { patch, query, type PatchOp } from "../src/index.ts";
@@ -287,6 +287,25 @@ describe("slirp: one row per behaviour (each also twice == once, lossless, schem
       }
     });
   }
+});
+
+describe("slirp on every KubeVirt corpus domain", () => {
+  test("arguments present once, twice == once, lossless, schema-valid wherever the input was", async () => {
+    const plugin = await slirpPlugin();
+    const vmi = slirpVmi({ iface: { ports: [{ port: 22 }] } });
+    for (const file of readdirSync(path.join(corpus, "kubevirt")).filter((name) => name.endsWith(".xml"))) {
+      const input = readFileSync(path.join(corpus, "kubevirt", file));
+      const output = await runPlugin(plugin, input, vmi);
+      assert.deepEqual(args(output).slice(-4), defaultArgs(`user,id=default,net=10.0.2.0/24,${POD_SEARCH},hostfwd=tcp::22-:22`), file);
+      assert.equal(text(await runPlugin(plugin, output, vmi)), text(output), `${file}: twice == once`);
+      assert.equal(outsideEditedRegions(output), outsideEditedRegions(input), `${file}: lossless`);
+      const schemaInput = schemaValidKubevirtDomain(input);
+      if (validateDomain(schemaInput).valid) {
+        const verdict = validateDomain(await runPlugin(plugin, schemaInput, vmi));
+        assert.ok(verdict.valid, `${file}: ${verdict.messages}`);
+      }
+    }
+  });
 });
 
 describe("slirp: settings", () => {

@@ -9,7 +9,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { patch, query, type PatchOp } from "../src/index.ts";
@@ -327,6 +327,27 @@ describe("tap: one row per behaviour (each also twice == once, lossless, schema-
       }
     });
   }
+});
+
+describe("tap on every KubeVirt corpus domain", () => {
+  test("the ua-default interface edited or appended, twice == once, lossless, schema-valid wherever the input was", async () => {
+    const plugin = await createTapPlugin(pluginOptions(podOptions({ devices: { eth0: 1500, tap0: 1400 } }), {}));
+    const vmi = tapVmi({ iface: { macAddress: "02:00:00:00:00:01" } });
+    for (const file of readdirSync(path.join(corpus, "kubevirt")).filter((name) => name.endsWith(".xml"))) {
+      const input = readFileSync(path.join(corpus, "kubevirt", file));
+      const output = await runPlugin(plugin, input, vmi);
+      const [found] = query(output, "/domain/devices/interface[alias/@name='ua-default']");
+      assert.ok(found, file);
+      assert.ok(compact(found.value).includes(`<target dev="tap0" managed="no"/>`), `${file}: ${found.value}`);
+      assert.equal(text(await runPlugin(plugin, output, vmi)), text(output), `${file}: twice == once`);
+      assert.equal(outsideEditedRegions(output, ["default"]), outsideEditedRegions(input, ["default"]), `${file}: lossless`);
+      const schemaInput = schemaValidKubevirtDomain(input);
+      if (validateDomain(schemaInput).valid) {
+        const verdict = validateDomain(await runPlugin(plugin, schemaInput, vmi));
+        assert.ok(verdict.valid, `${file}: ${verdict.messages}`);
+      }
+    }
+  });
 });
 
 describe("tap: settings", () => {
