@@ -53,23 +53,34 @@ export function escapeAttribute(value: string, quote: number): string {
 
 // Which characters become which references, by place. In attribute values tab, LF and CR are
 // references too, so attribute-value normalisation does not turn them into spaces; only the
-// value's own quote character needs escaping.
-const TEXT_REFS: ReadonlyMap<number, string> = new Map([
+// value's own quote character needs escaping. Tables indexed by char code, up to '>' (0x3e, the
+// highest character escaped): a Map lookup per character was ~10 ns, ~0.2 µs for the 16
+// characters of the bench patch's "host-passthrough", written on every apply.
+const REF_LIMIT = 0x3f;
+function refTable(entries: ReadonlyArray<[number, string]>): ReadonlyArray<string | null> {
+  const table: (string | null)[] = new Array<string | null>(REF_LIMIT).fill(null);
+  for (const [code, ref] of entries) table[code] = ref;
+  return table;
+}
+const TEXT_ENTRIES: ReadonlyArray<[number, string]> = [
   [0x26, "&amp;"],
   [0x3c, "&lt;"],
   [0x3e, "&gt;"],
   [0x0d, "&#13;"],
-]);
-const ATTRIBUTE_REFS: ReadonlyArray<[number, string]> = [...TEXT_REFS, [0x09, "&#9;"], [0x0a, "&#10;"]];
-const QUOT_ATTRIBUTE_REFS: ReadonlyMap<number, string> = new Map([...ATTRIBUTE_REFS, [0x22, "&quot;"]]);
-const APOS_ATTRIBUTE_REFS: ReadonlyMap<number, string> = new Map([...ATTRIBUTE_REFS, [0x27, "&apos;"]]);
+];
+const ATTRIBUTE_ENTRIES: ReadonlyArray<[number, string]> = [...TEXT_ENTRIES, [0x09, "&#9;"], [0x0a, "&#10;"]];
+const TEXT_REFS = refTable(TEXT_ENTRIES);
+const QUOT_ATTRIBUTE_REFS = refTable([...ATTRIBUTE_ENTRIES, [0x22, "&quot;"]]);
+const APOS_ATTRIBUTE_REFS = refTable([...ATTRIBUTE_ENTRIES, [0x27, "&apos;"]]);
 
-function escapeWith(value: string, refs: ReadonlyMap<number, string>): string {
+function escapeWith(value: string, refs: ReadonlyArray<string | null>): string {
   let out = "";
   let last = 0;
   for (let i = 0; i < value.length; i++) {
-    const ref = refs.get(value.charCodeAt(i));
-    if (ref === undefined) continue;
+    const c = value.charCodeAt(i);
+    if (c >= REF_LIMIT) continue;
+    const ref = refs[c];
+    if (ref === null) continue;
     out += value.slice(last, i) + ref;
     last = i + 1;
   }
