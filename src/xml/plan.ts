@@ -724,7 +724,7 @@ class Doc implements DocView {
   /** The element's quote character: that of its first attribute, else the document's. */
   quoteOf(tag: number): number {
     const { kind, end, link, count } = this.table;
-    if (tag + 1 < count && kind[tag + 1] === K_ATTRIBUTE && link[tag + 1] === tag) return this.bytes[end[tag + 1] - 1];
+    if (tag + 1 < count && kind[tag + 1] === 10 /* Attribute */ && link[tag + 1] === tag) return this.bytes[end[tag + 1] - 1];
     return this.plan.style.quote;
   }
 
@@ -806,7 +806,7 @@ class Doc implements DocView {
         if (dead !== null && dead[tag] === 1) continue;
         const quote = this.quoteOf(tag);
         let lastEnd = mid[tag];
-        for (let a = tag + 1; a < this.table.count && kind[a] === K_ATTRIBUTE && link[a] === tag; a++) lastEnd = end[a];
+        for (let a = tag + 1; a < this.table.count && kind[a] === 10 /* Attribute */ && link[a] === tag; a++) lastEnd = end[a];
         for (const [name, value] of edits) {
           const a = findAttribute(this, tag, utf8(name));
           if (a >= 0) {
@@ -1165,12 +1165,12 @@ function isLineBreakWhitespace(bytes: Uint8Array, table: TokenTable, token: numb
 
 function firstChildElement(doc: Doc, element: number): number {
   const { kind, link } = doc.table;
-  if (kind[element] !== K_START_TAG) return -1;
+  if (kind[element] !== 7 /* StartTag */) return -1;
   for (let i = element + 1; i < link[element]; i++) {
     const k = kind[i];
-    if (k === K_START_TAG || k === K_EMPTY_TAG) {
+    if (k === 7 /* StartTag */ || k === 8 /* EmptyTag */) {
       if (doc.dead === null || doc.dead[i] !== 1) return i;
-      if (k === K_START_TAG) i = link[i];
+      if (k === 7 /* StartTag */) i = link[i];
     }
   }
   return -1;

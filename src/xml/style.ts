@@ -145,7 +145,7 @@ function asciiText(bytes: Uint8Array, from: number, to: number): string {
 /** The token after tag `tag`'s attributes. */
 export function nextAfterAttributes(table: TokenTable, tag: number): number {
   let i = tag + 1;
-  while (i < table.count && table.kind[i] === K_ATTRIBUTE) i++;
+  while (i < table.count && table.kind[i] === 10 /* Attribute */) i++;
   return i;
 }
 
