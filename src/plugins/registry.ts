@@ -14,6 +14,7 @@ const builtInPlugins: Readonly<Record<string, () => Promise<PluginFactory>>> = O
   "cloud-init": async () => (await import("./cloud-init.ts")).createCloudInitPlugin,
   slirp: async () => (await import("./slirp.ts")).createSlirpPlugin,
   tap: async () => (await import("./tap.ts")).createTapPlugin,
+  smbios: async () => (await import("./smbios.ts")).createSmbiosPlugin,
 });
 
 /** An unknown plugin name; the message lists the known ones. */
