@@ -15,6 +15,7 @@ const builtInPlugins: Readonly<Record<string, () => Promise<PluginFactory>>> = O
   slirp: async () => (await import("./slirp.ts")).createSlirpPlugin,
   tap: async () => (await import("./tap.ts")).createTapPlugin,
   smbios: async () => (await import("./smbios.ts")).createSmbiosPlugin,
+  "annotation-patch": async () => (await import("./annotation-patch.ts")).createAnnotationPatchPlugin,
 });
 
 /** An unknown plugin name; the message lists the known ones. */
