@@ -79,3 +79,15 @@ for (const file of readdirSync(path.join(root, "dist/types"), { recursive: true 
   const full = path.join(root, "dist/types", String(file));
   writeFileSync(full, readFileSync(full, "utf8").replace(/(from\s+["']\.{1,2}\/[^"']*)\.ts(["'])/g, "$1.js$2"));
 }
+
+// ---- dist/domsplice: the executable the sidecar image ships (scripts/build-image-artifact.mjs) ----
+// Built here too so that `npm ci` (and `bun install` in Dockerfile.bun) leaves it ready and CI
+// tests the same file users deploy. Skipped when build-image-artifact.mjs itself asked for this
+// build (it builds the artifact right after).
+if (process.env.DOMSPLICE_BUILD_ARTIFACT_NEXT !== "1") {
+  const artifact = spawnSync(process.execPath, [path.join(root, "scripts/build-image-artifact.mjs")], { cwd: root, stdio: "inherit" });
+  if (artifact.status !== 0) {
+    console.error(`build: scripts/build-image-artifact.mjs failed (exit ${artifact.status ?? artifact.signal})`);
+    process.exit(1);
+  }
+}
