@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { check, compile, patch, PatchError, type PatchOp } from "../src/index.ts";
+import { check, compile, patch, PatchError, query, type PatchOp } from "../src/index.ts";
 
 const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const corpus = process.env.DOMSPLICE_CORPUS ?? path.resolve(repoRoot, "../shared/corpus");
@@ -490,6 +490,74 @@ describe("ensure with prefixed names keeps the output namespace-well-formed", ()
     const once = patch(doc, ops);
     assert.equal(once, `<domain>\n  <metadata>\n    <kv:kubevirt xmlns:kv="http://kubevirt.io">\n      <kv:uid/>\n    </kv:kubevirt>\n  </metadata>\n</domain>`);
     assert.equal(patch(once, ops), once, "the second run finds what the first created");
+  });
+});
+
+describe("ensure sees the root's namespace declarations as earlier ops left them", () => {
+  const qemu = "http://libvirt.org/schemas/domain/qemu/1.0";
+  test("set /domain/@xmlns:qemu, then ensure /domain/qemu:commandline: the prefix is declared once, on <domain>", () => {
+    const doc = `<domain type="kvm">\n  <name>vm</name>\n</domain>`;
+    const ops: PatchOp[] = [
+      { op: "set", path: "/domain/@xmlns:qemu", value: qemu },
+      { op: "ensure", path: "/domain/qemu:commandline/qemu:arg[@value='-s']" },
+    ];
+    const once = patch(doc, ops);
+    assert.equal(once, `<domain type="kvm" xmlns:qemu="${qemu}">\n  <name>vm</name>\n  <qemu:commandline>\n    <qemu:arg value="-s"/>\n  </qemu:commandline>\n</domain>`);
+    assert.equal(patch(once, ops), once, "twice == once");
+  });
+  test("remove /domain/@xmlns:qemu, then ensure /domain/qemu:commandline: the created element declares it", () => {
+    const doc = `<domain type="kvm" xmlns:qemu="${qemu}">\n  <name>vm</name>\n</domain>`;
+    const once = patch(doc, [
+      { op: "remove", path: "/domain/@xmlns:qemu" },
+      { op: "ensure", path: "/domain/qemu:commandline" },
+    ]);
+    assert.equal(once, `<domain type="kvm">\n  <name>vm</name>\n  <qemu:commandline xmlns:qemu="${qemu}"/>\n</domain>`);
+    assert.ok(check(once).ok);
+  });
+  test("set /domain/@xmlns:qemu to another URI: the created element binds the op's own", () => {
+    const doc = `<domain type="kvm">\n  <name>vm</name>\n</domain>`;
+    const once = patch(doc, [
+      { op: "set", path: "/domain/@xmlns:qemu", value: "urn:other" },
+      { op: "ensure", path: "/domain/qemu:commandline", namespaces: { qemu } },
+    ]);
+    assert.equal(once, `<domain type="kvm" xmlns:qemu="urn:other">\n  <name>vm</name>\n  <qemu:commandline xmlns:qemu="${qemu}"/>\n</domain>`);
+  });
+});
+
+describe("ensure with child-value predicates on steps that exist", () => {
+  const doc = `<domain>\n  <devices>\n    <interface type="ethernet">\n      <alias name="ua-other"/>\n    </interface>\n    <interface type="vhostuser">\n      <alias name="ua-default"/>\n    </interface>\n  </devices>\n</domain>`;
+  test("interface[alias/@name='ua-default']/driver creates <driver> in that interface only, once", () => {
+    const ops: PatchOp[] = [
+      { op: "ensure", path: "/domain/devices/interface[alias/@name='ua-default']/driver" },
+      { op: "set", path: "/domain/devices/interface[alias/@name='ua-default']/driver/@queues", value: "4" },
+    ];
+    const once = patch(doc, ops);
+    assert.equal(
+      once,
+      `<domain>\n  <devices>\n    <interface type="ethernet">\n      <alias name="ua-other"/>\n    </interface>\n    <interface type="vhostuser">\n      <alias name="ua-default"/>\n      <driver queues="4"/>\n    </interface>\n  </devices>\n</domain>`,
+    );
+    assert.equal(patch(once, ops), once, "twice == once");
+  });
+  test("an existence predicate [@type] and [alias] narrow existing steps too", () => {
+    const once = patch(doc, [{ op: "ensure", path: "/domain/devices/interface[@type and alias]/rom[@enabled='no']" }]);
+    assert.equal(query(once, "/domain/devices/interface/rom").length, 1, "one <rom>, in the first interface with a type and an alias");
+    assert.equal(query(once, "/domain/devices/interface[alias/@name='ua-other']/rom/@enabled")[0].value, "no");
+  });
+  test("when the step with the child-value predicate would have to be created, ensure fails naming it", () => {
+    assert.throws(
+      () => patch(doc, [{ op: "ensure", path: "/domain/devices/interface[alias/@name='ua-missing']/driver" }]),
+      (e: unknown) => {
+        assert.ok(e instanceof PatchError, String(e));
+        assert.equal(e.code, "not-applicable");
+        assert.equal(e.opIndex, 0);
+        assert.match(e.message, /^ensure \/domain\/devices\/interface\[alias\/@name='ua-missing'\]\/driver: no <interface> \(step 3\) matches its predicates, and ensure cannot create one from them: only \[@attr='value'\] predicates/);
+        return true;
+      },
+    );
+  });
+  test("a child-value predicate on the last step: nothing when it matches, refused when it does not", () => {
+    assert.equal(patch(doc, [{ op: "ensure", path: "/domain/devices/interface[alias/@name='ua-default']" }]), doc);
+    assert.throws(() => patch(doc, [{ op: "ensure", path: "/domain/devices/interface[alias]/model[@type]" }]), /no <model> \(step 4\)/);
   });
 });
 

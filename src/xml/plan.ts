@@ -67,6 +67,7 @@ import {
   type DocView,
   type Match,
   type Selector,
+  type Step,
 } from "./selector.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -348,7 +349,12 @@ function compileOp(raw: unknown, index: number): CompiledOp {
   return { index, op: op as unknown as PatchOp, selector, label, fragment, value, pos, optional: optional === true };
 }
 
-/** ensure creates what its path names, so every step must say exactly what to create. */
+/**
+ * ensure creates what its path names, so every step must name one element. Predicates other than
+ * [@attr='value'] (child values such as interface[alias/@name='ua-default'], [@attr] alone) do
+ * not say what to create: they may narrow steps that exist, and applyEnsure refuses to create a
+ * step that has one (uncreatableStep).
+ */
 function checkEnsurePath(selector: Selector, label: string, index: number, path: string): void {
   const fail = (reason: string): never => {
     throw new PatchError("invalid-op", `ensure ${reason} (in ${label})`, { opIndex: index, path });
@@ -359,13 +365,17 @@ function checkEnsurePath(selector: Selector, label: string, index: number, path:
     if (step.name.any) fail("cannot create '*'; name the element");
     for (const predicate of step.predicates) {
       if (predicate.kind === "position") return fail("cannot create a position [n]; use [@attr='value'] predicates");
-      for (const term of predicate.terms) {
-        if (term.steps.length > 0 || term.target !== "attribute" || term.value === null) {
-          fail("predicates must be [@attr='value'] (they become attributes of what it creates)");
-        }
-      }
     }
   }
+}
+
+/** Whether ensure can create an element for `step`: each of its predicates is [@attr='value'], which becomes an attribute. */
+function creatable(step: Step): boolean {
+  for (const predicate of step.predicates) {
+    if (predicate.kind !== "conditions") return false;
+    for (const term of predicate.terms) if (term.steps.length > 0 || term.target !== "attribute" || term.value === null) return false;
+  }
+  return true;
 }
 
 // compile() caches: a hook sidecar calls patch() (compile + apply) with the same ops for every
@@ -713,6 +723,29 @@ class Doc implements DocView {
     edits.set(name, value);
   }
 
+  /**
+   * The xmlns:prefix declarations on the root element as earlier ops of the plan left them
+   * (`set /domain/@xmlns:qemu` then `ensure /domain/qemu:commandline` declares it once).
+   */
+  rootBindings(): Map<string, string> {
+    const bindings = new Map<string, string>();
+    const { kind, start, mid, end, link, count, root } = this.table;
+    const bytes = this.bytes;
+    for (let a = root + 1; a < count && kind[a] === K_ATTRIBUTE && link[a] === root; a++) {
+      const name = decoder.decode(bytes.subarray(start[a], mid[a]));
+      if (name.startsWith("xmlns:")) bindings.set(name.slice(6), decoder.decode(decodeReferences(bytes, valueStart(bytes, mid[a], end[a]), end[a] - 1)));
+    }
+    const edits = this.attributeEdits?.get(root);
+    if (edits !== undefined) {
+      for (const [name, value] of edits) {
+        if (!name.startsWith("xmlns:")) continue;
+        if (value === null) bindings.delete(name.slice(6));
+        else bindings.set(name.slice(6), value);
+      }
+    }
+    return bindings;
+  }
+
   attachFragment(parent: number, fragment: Doc): void {
     if (this.fragments === null) this.fragments = new Map();
     const list = this.fragments.get(parent);
@@ -891,7 +924,7 @@ class Doc implements DocView {
 const DEAD_SCRATCH_LIMIT = 1 << 18;
 let deadScratch = new Uint8Array(0);
 
-/** State of one apply(): the document style, root namespace bindings, and a counter that orders insertions. */
+/** State of one apply(): the document style, and a counter that orders insertions. */
 class PlanRun {
   private styleCache: DocumentStyle | null = null;
   private deadScratchTaken = false;
@@ -907,26 +940,10 @@ class PlanRun {
   }
 
   constructor(
-    /** The input as tokenized at the start (style and root bindings are read from it). */
+    /** The input as tokenized at the start (the style is read from it). */
     readonly bytes: Uint8Array,
     readonly table: TokenTable,
   ) {}
-
-  private rootBindingsCache: Map<string, string> | null = null;
-
-  /** The xmlns:prefix declarations on the original root element. */
-  rootBindings(): Map<string, string> {
-    if (this.rootBindingsCache !== null) return this.rootBindingsCache;
-    const bindings = new Map<string, string>();
-    const { kind, start, mid, end, link, count, root } = this.table;
-    const bytes = this.bytes;
-    for (let a = root + 1; a < count && kind[a] === K_ATTRIBUTE && link[a] === root; a++) {
-      const name = decoder.decode(bytes.subarray(start[a], mid[a]));
-      if (name.startsWith("xmlns:")) bindings.set(name.slice(6), decoder.decode(decodeReferences(bytes, valueStart(bytes, mid[a], end[a]), end[a] - 1)));
-    }
-    this.rootBindingsCache = bindings;
-    return bindings;
-  }
 
   get style(): DocumentStyle {
     if (this.styleCache === null) this.styleCache = detectStyle(this.bytes, this.table);
@@ -1255,8 +1272,17 @@ function applyEnsure(run: PlanRun, base: Doc, op: CompiledOp): void {
     }
   }
   if (deepest === null) return; // not even the root matches: a document has one root
+  for (let j = depth + 1; j <= last; j++) {
+    if (!creatable(steps[j])) {
+      throw new PatchError(
+        "not-applicable",
+        `${op.label}: no <${steps[j].name.text}> (step ${j + 1}) matches its predicates, and ensure cannot create one from them: only [@attr='value'] predicates say what to create (they become attributes); make it exist first, e.g. with add`,
+        { opIndex: op.index, path: op.op.path },
+      );
+    }
+  }
   const m = deepest;
-  const source = chainFragment(run, op.selector, depth + 1);
+  const source = chainFragment(run, base, op.selector, depth + 1);
   // Where an earlier op of this plan removed an element of that name, re-create it in its
   // place rather than at the end, so that remove + ensure stays idempotent.
   const name = steps[depth + 1].name.text;
@@ -1273,7 +1299,7 @@ function elementName(doc: Doc, element: number): string {
 }
 
 /** The elements of steps [from..] nested, with predicate attributes, as a fragment. */
-function chainFragment(run: PlanRun, selector: Selector, from: number): FragmentSource {
+function chainFragment(run: PlanRun, base: Doc, selector: Selector, from: number): FragmentSource {
   const style = run.style;
   const quote = String.fromCharCode(style.quote);
   const tags: string[] = [];
@@ -1281,12 +1307,13 @@ function chainFragment(run: PlanRun, selector: Selector, from: number): Fragment
   // same URI (libvirt's xmlns:qemu on <domain>); without it the output would not be
   // namespace-well-formed.
   const declared = new Set<string>();
-  const rootBindings = run.rootBindings();
+  let rootBindings: Map<string, string> | null = null;
   for (let j = from; j < selector.steps.length; j++) {
     const step = selector.steps[j];
     let tag = step.name.text;
     const prefix = step.name.prefix;
     if (prefix !== null && !declared.has(prefix)) {
+      rootBindings ??= base.rootBindings();
       const uri = selector.namespaces[prefix] ?? rootBindings.get(prefix) ?? WELL_KNOWN_NAMESPACES[prefix];
       if (uri !== undefined && rootBindings.get(prefix) !== uri) tag += ` xmlns:${prefix}=${quote}${escapeAttribute(uri, style.quote)}${quote}`;
       declared.add(prefix);
