@@ -464,11 +464,24 @@ export const cloudInitData: CloudInitData = {
 
 export type Runtime = "node" | "bun" | "deno";
 export const runtimes: readonly Runtime[] = ["node", "bun", "deno"];
+/**
+ * A runtime, or "artifact": dist/domsplice, the executable the image ships, started from a
+ * directory outside the checkout with no node_modules on PATH (ensureArtifact builds it).
+ */
+export type SidecarRuntime = Runtime | "artifact";
 
-/** Node runs bin/domsplice (the esbuild bundle); Bun and Deno run the same TypeScript source. */
-function serveCommand(runtime: Runtime, args: readonly string[]): { command: string; args: string[] } {
+/** dist/domsplice: the executable scripts/build-image-artifact.mjs builds and the image ships. */
+export const artifactPath = path.join(repoRoot, "dist", "domsplice");
+
+/**
+ * Node runs bin/domsplice (the esbuild bundle); Bun and Deno run the same TypeScript source; the
+ * artifact is one executable.
+ */
+function serveCommand(runtime: SidecarRuntime, args: readonly string[]): { command: string; args: string[] } {
   const dotBin = (name: string) => path.join(repoRoot, "node_modules", ".bin", name);
   switch (runtime) {
+    case "artifact":
+      return { command: artifactPath, args: ["serve", ...args] };
     case "node":
       return { command: path.join(repoRoot, "bin", "domsplice"), args: ["serve", ...args] };
     case "bun":
@@ -493,13 +506,23 @@ export async function ensureNodeBundle(): Promise<void> {
   }
 }
 
+/**
+ * dist/domsplice is rebuilt (npm run build:image-artifact) when missing or older than src/, so
+ * the artifact tests run the code in the checkout.
+ */
+export function ensureArtifact(): void {
+  if (existsSync(artifactPath) && statSync(artifactPath).mtimeMs >= newestMtime(path.join(repoRoot, "src"))) return;
+  const build = spawnSync("npm", ["run", "build:image-artifact"], { cwd: repoRoot, encoding: "utf8" });
+  if (build.status !== 0) throw new Error(`npm run build:image-artifact failed:\n${build.stdout}\n${build.stderr}`);
+}
+
 export interface Exit {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
 }
 
 export interface SidecarProcess {
-  readonly runtime: Runtime;
+  readonly runtime: SidecarRuntime;
   readonly child: ChildProcess;
   /** Scratch directory holding hooks/ and plugin/; removed by stop() unless it was reused. */
   readonly dir: string;
@@ -521,23 +544,67 @@ export interface SidecarProcess {
 }
 
 /** A scratch directory with hooks/ and plugin/ in it, as a pod's two socket mounts. */
-export function socketScratch(runtime: Runtime): { dir: string; socket: string; pluginSocket: string } {
+export function socketScratch(runtime: SidecarRuntime): { dir: string; socket: string; pluginSocket: string } {
   const dir = mkdtempSync(path.join(tmpdir(), `domsplice-e2e-${runtime}-`));
   mkdirSync(path.join(dir, "hooks"));
   mkdirSync(path.join(dir, "plugin"));
   return { dir, socket: path.join(dir, "hooks", "domsplice.sock"), pluginSocket: path.join(dir, "plugin", "domsplice.sock") };
 }
 
-const serveArgs = (socket: string, pluginSocket: string, extraArgs: readonly string[]) => ["--plugin", "identity", "--socket", socket, "--plugin-socket", pluginSocket, ...extraArgs];
-const serveEnv = () => ({ ...process.env, NO_COLOR: "1", CONTAINER_NAME: "hook-sidecar-0" });
+/** The plugins a test sidecar runs unless it names its own: identity, which changes nothing. */
+const defaultPlugins: readonly string[] = ["identity"];
+
+const serveArgs = (socket: string, pluginSocket: string, extraArgs: readonly string[], plugins: readonly string[] = defaultPlugins) => [
+  ...plugins.flatMap((name) => ["--plugin", name]),
+  "--socket",
+  socket,
+  "--plugin-socket",
+  pluginSocket,
+  ...extraArgs,
+];
+
+/** How a test sidecar starts, beyond its args: its --plugin list and its environment. */
+export interface SidecarStart {
+  /** The --plugin options, in that order (default: identity alone; [] for none). */
+  readonly plugins?: readonly string[];
+  /** Set (or, with undefined, remove) these variables in the sidecar's environment. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * The sidecar's environment and working directory. The artifact gets a PATH without
+ * node_modules and starts in `dir` (outside the checkout), as in its image.
+ */
+function serveEnv(runtime: SidecarRuntime = "node", env: SidecarStart["env"] = {}, dir = repoRoot): { env: NodeJS.ProcessEnv; cwd: string } {
+  const merged: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1", CONTAINER_NAME: "hook-sidecar-0" };
+  if (runtime === "artifact") {
+    merged.PATH = (merged.PATH ?? "")
+      .split(path.delimiter)
+      .filter((entry) => entry !== "" && !entry.split(path.sep).includes("node_modules"))
+      .join(path.delimiter);
+  }
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) delete merged[name];
+    else merged[name] = value;
+  }
+  return { env: merged, cwd: runtime === "artifact" ? dir : repoRoot };
+}
 
 /**
  * Runs a `serve` that is expected to give up at start (exit status and stderr), e.g. on a socket
  * path it cannot use; killed after `timeoutMs` if it serves after all.
  */
-export function serveExpectingRefusal(runtime: Runtime, socket: string, pluginSocket: string, extraArgs: readonly string[] = [], timeoutMs = 10_000): { status: number | null; signal: NodeJS.Signals | null; stderr: string } {
-  const { command, args } = serveCommand(runtime, serveArgs(socket, pluginSocket, extraArgs));
-  const run = spawnSync(command, args, { cwd: repoRoot, env: serveEnv(), encoding: "utf8", timeout: timeoutMs, killSignal: "SIGKILL" });
+export function serveExpectingRefusal(
+  runtime: SidecarRuntime,
+  socket: string,
+  pluginSocket: string,
+  extraArgs: readonly string[] = [],
+  timeoutMs = 10_000,
+  start: SidecarStart = {},
+): { status: number | null; signal: NodeJS.Signals | null; stderr: string } {
+  const { command, args } = serveCommand(runtime, serveArgs(socket, pluginSocket, extraArgs, start.plugins));
+  const { env, cwd } = serveEnv(runtime, start.env, path.dirname(path.dirname(socket)));
+  const run = spawnSync(command, args, { cwd, env, encoding: "utf8", timeout: timeoutMs, killSignal: "SIGKILL" });
   if (run.error && (run.error as NodeJS.ErrnoException).code !== "ETIMEDOUT") throw run.error;
   return { status: run.status, signal: run.signal, stderr: run.stderr };
 }
@@ -546,17 +613,19 @@ export function serveExpectingRefusal(runtime: Runtime, socket: string, pluginSo
  * Starts `domsplice serve --plugin identity --socket <dir>/hooks/domsplice.sock --plugin-socket
  * <dir>/plugin/domsplice.sock [extra]` on `runtime` and resolves once it logged "msg":"serving"
  * (rejects with its stderr if it exits or stays silent for `readyMs`). With `reuse`, it serves on
- * that scratch directory's paths (which stop() then leaves in place) instead of a new one.
+ * that scratch directory's paths (which stop() then leaves in place) instead of a new one. With
+ * `plugins`, those are the --plugin options, in that order, instead of identity alone.
  */
 export async function startSidecar(
-  runtime: Runtime,
+  runtime: SidecarRuntime,
   extraArgs: readonly string[] = [],
-  options: { readonly reuse?: { dir: string; socket: string; pluginSocket: string }; readonly readyMs?: number } = {},
+  options: { readonly reuse?: { dir: string; socket: string; pluginSocket: string }; readonly readyMs?: number } & SidecarStart = {},
 ): Promise<SidecarProcess> {
   const readyMs = options.readyMs ?? 20_000;
   const { dir, socket, pluginSocket } = options.reuse ?? socketScratch(runtime);
-  const { command, args } = serveCommand(runtime, serveArgs(socket, pluginSocket, extraArgs));
-  const child = spawn(command, args, { cwd: repoRoot, stdio: ["ignore", "ignore", "pipe"], env: serveEnv() });
+  const { command, args } = serveCommand(runtime, serveArgs(socket, pluginSocket, extraArgs, options.plugins));
+  const { env, cwd } = serveEnv(runtime, options.env, dir);
+  const child = spawn(command, args, { cwd, stdio: ["ignore", "ignore", "pipe"], env });
   let stderrText = "";
   let pending = "";
   const logs: Record<string, unknown>[] = [];

@@ -41,3 +41,24 @@ export function schemaValidKubevirtDomain(domainXml: Uint8Array): Uint8Array {
     { op: "remove", path: "/domain/devices/disk/source/@name" },
   ]) as Uint8Array;
 }
+
+// libvirt's schema as installed here (Debian 12: libvirt 9.0) predates vhost-user with a passt
+// backend (libvirt 11.1): there, a vhostuser interface must name a unix socket. Where the schema
+// does not know it, passt's vhostuser interfaces are checked as type="user" (same children, same
+// attributes: what the old schema accepts for passt), and everything else as it is.
+let knowsVhostuserPasst: boolean | undefined;
+
+/** Whether the installed schema accepts a vhostuser interface with a passt backend (asked once, of a minimal domain). */
+export function schemaKnowsVhostuserPasst(): boolean {
+  knowsVhostuserPasst ??= validateDomain(
+    `<domain type="kvm"><name>x</name><memory>1024</memory><os><type>hvm</type></os><devices><interface type="vhostuser"><source dev="eth0"/><backend type="passt"/></interface></devices></domain>`,
+  ).valid;
+  return knowsVhostuserPasst;
+}
+
+/** validateDomain for domains holding passt interfaces, valid on this schema whether or not it knows vhost-user passt. */
+export function validatePasstDomain(domainXml: Uint8Array | string): SchemaVerdict {
+  if (schemaKnowsVhostuserPasst()) return validateDomain(domainXml);
+  const asUserType = patch(domainXml, [{ op: "set", path: "/domain/devices/interface[backend/@type='passt' and @type='vhostuser']/@type", value: "user", optional: true }]);
+  return validateDomain(asUserType);
+}

@@ -15,7 +15,7 @@ import { createPasstPlugin, ISTIO_RESERVED_PORTS } from "../src/plugins/passt.ts
 import { PluginError, type HookEnv, type Plugin, type Vmi } from "../src/plugins/types.ts";
 import { corpus } from "./corpus-files.ts";
 import { ensureNodeBundle, HookManager, repoRoot, startSidecar, type SidecarProcess } from "./hook-manager.ts";
-import { schemaValidKubevirtDomain, validateDomain } from "./libvirt-schema.ts";
+import { schemaValidKubevirtDomain, validateDomain, validatePasstDomain } from "./libvirt-schema.ts";
 
 const utf8 = new TextEncoder();
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -97,18 +97,6 @@ function outsideEditedRegions(domain: Uint8Array, regions: readonly string[]): s
 
 async function runPlugin(plugin: Plugin, domainXml: Uint8Array, vmi: Vmi, env: HookEnv = {}): Promise<Uint8Array> {
   return plugin.onDefineDomain!({ domainXml, vmi, vmiJson: utf8.encode(JSON.stringify(vmi)), env });
-}
-
-// libvirt's schema as installed here (Debian 12: libvirt 9.0) predates vhost-user with a passt
-// backend (libvirt 11.1): there, a vhostuser interface must name a unix socket. Where the schema
-// does not know it, the passt interface is checked as type="user" (same children, same
-// attributes: what the old schema accepts for passt), and everything else as it is.
-let schemaKnowsVhostuserPasst = false;
-
-function schemaVerdict(domain: Uint8Array): { valid: boolean; messages: string } {
-  if (schemaKnowsVhostuserPasst) return validateDomain(domain);
-  const asUserType = patch(domain, [{ op: "set", path: "/domain/devices/interface[backend/@type='passt' and @type='vhostuser']/@type", value: "user", optional: true }]);
-  return validateDomain(asUserType as Uint8Array);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -453,10 +441,6 @@ let plugin: Plugin;
 
 before(async () => {
   plugin = await createPasstPlugin({ get: () => undefined });
-  // A minimal domain with a vhostuser passt interface tells whether this libvirt schema knows them.
-  schemaKnowsVhostuserPasst = validateDomain(
-    `<domain type="kvm"><name>x</name><memory>1024</memory><os><type>hvm</type></os><devices><interface type="vhostuser"><source dev="eth0"/><backend type="passt"/></interface></devices></domain>`,
-  ).valid;
 });
 
 describe("passt plugin (KubeVirt's network-passt-binding, lossless)", () => {
@@ -508,7 +492,7 @@ describe("passt plugin (KubeVirt's network-passt-binding, lossless)", () => {
       const input = row.domain === undefined ? schemaValid : row.domain === libvirtPasstDomain || row.domain === libvirtHugepagesDomain ? row.domain : null;
       if (input === null) continue;
       if (!validateDomain(input).valid) continue; // never demand more than the input had
-      const verdict = schemaVerdict(await runPlugin(plugin, input, passtVmi(row.vmi), row.env));
+      const verdict = validatePasstDomain(await runPlugin(plugin, input, passtVmi(row.vmi), row.env));
       if (!verdict.valid) failures.push(`${row.name}: ${verdict.messages}`);
     }
     assert.deepEqual(failures, []);
@@ -523,11 +507,11 @@ describe("passt plugin (KubeVirt's network-passt-binding, lossless)", () => {
     for (const memoryBacking of memoryBackings) {
       const input = patch(schemaValid, [{ op: "add", path: "/domain/memory", pos: "after", xml: memoryBacking }]) as Uint8Array;
       assert.ok(validateDomain(input).valid);
-      const verdict = schemaVerdict(await runPlugin(plugin, input, passtVmi()));
+      const verdict = validatePasstDomain(await runPlugin(plugin, input, passtVmi()));
       assert.ok(verdict.valid, verdict.messages);
     }
     const withoutPodInterface = patch(schemaValid, [{ op: "remove", path: "/domain/devices/interface[alias/@name='ua-default']" }]) as Uint8Array;
-    const verdict = schemaVerdict(await runPlugin(plugin, withoutPodInterface, passtVmi()));
+    const verdict = validatePasstDomain(await runPlugin(plugin, withoutPodInterface, passtVmi()));
     assert.ok(verdict.valid, verdict.messages);
   });
 
@@ -542,7 +526,7 @@ describe("passt plugin (KubeVirt's network-passt-binding, lossless)", () => {
       assert.equal(outsideEditedRegions(output, regions), outsideEditedRegions(input, regions), `${file}: lossless`);
       const schemaValid = schemaValidKubevirtDomain(input);
       if (validateDomain(schemaValid).valid) {
-        const verdict = schemaVerdict(await runPlugin(plugin, schemaValid, vmi));
+        const verdict = validatePasstDomain(await runPlugin(plugin, schemaValid, vmi));
         assert.ok(verdict.valid, `${file}: ${verdict.messages}`);
       }
     }
