@@ -72,10 +72,10 @@ export class HookClient {
 }
 
 /** One call on a connection of its own, closed afterwards: what virt-launcher does. */
-export async function onDefineDomainOnce(socket: string, params: OnDefineDomainParams): Promise<Uint8Array> {
+export async function onDefineDomainOnce(socket: string, params: OnDefineDomainParams, deadlineMs?: number): Promise<Uint8Array> {
   const client = new HookClient(socket);
   try {
-    return await client.onDefineDomain("v1alpha3", params);
+    return await client.onDefineDomain("v1alpha3", params, deadlineMs);
   } finally {
     client.close();
   }

@@ -41,7 +41,7 @@ function numericFields(line: Record<string, unknown> | string, prefix = ""): [st
 }
 
 /** Info on a fresh connection, retried while the socket refuses (it should not, once "serving"). */
-async function firstInfo(socket: string): Promise<void> {
+export async function firstInfo(socket: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       const info = await infoOnce(socket);
