@@ -17,6 +17,13 @@ import { EXIT_BAD_INPUT, EXIT_BUG, EXIT_OK, parseCommandArgs, printError, UsageE
 export const HOOK_SOCKET_DIRECTORY = "/var/run/kubevirt-hooks";
 export const DEFAULT_NAME = "domsplice";
 
+/**
+ * Plugins a Network Binding Plugin registration chooses by its name alone: with no args and
+ * none of its own env, the sidecar runs the binding plugin whose name is exactly the one the
+ * binding was registered under (NETWORK_BINDING_PLUGIN_NAME).
+ */
+export const BINDING_PLUGIN_NAMES: readonly string[] = Object.freeze(["passt", "slirp", "tap"]);
+
 export const SERVE_HELP = `Usage: domsplice serve [--plugin NAME]... [--option KEY=VALUE]... [--socket PATH]
                        [--plugin-socket PATH] [--name NAME] [--priority N]
 
@@ -31,7 +38,7 @@ the hook points they subscribe to, plus Shutdown, each with --priority.
 
 Options:
   --plugin NAME          enable a built-in plugin (repeatable; known: ${knownPluginNames().join(", ")});
-                         default: the comma-separated names in $DOMSPLICE_PLUGINS, else none
+                         without it, see "Choosing plugins" below
   --option KEY=VALUE     a plugin setting (repeatable), e.g. --option policy=/etc/domsplice/policy.yaml;
                          without it a plugin reads DOMSPLICE_<KEY> from the environment
                          (upper-cased, '-' as '_'), else its default (README "Plugins")
@@ -45,6 +52,13 @@ Options:
                          sorts each sidecar's own hook point list, not the sidecars: they run
                          in the order their sockets are found (directory order)
   -h, --help             show this help
+
+Choosing plugins (first that applies): the --plugin options; else the comma-separated names in
+$DOMSPLICE_PLUGINS (the image bakes it from its build argument), when not empty; else, when
+$NETWORK_BINDING_PLUGIN_NAME is set (a Network Binding Plugin registration gives the sidecar no
+args, only that name), the binding plugin of exactly that name (${BINDING_PLUGIN_NAMES.join(", ")}; register the binding
+under the plugin's name), and any other value is refused (exit 2); else none (Info lists
+Shutdown only).
 
 Sockets: a stale socket file left by a dead process is replaced; a path a live server listens
 on, or a file that is not a socket, is refused. The socket files are removed when serving ends.
@@ -85,7 +99,7 @@ export async function runServe(args: string[]): Promise<number> {
   const socket = (values.socket as string | undefined) ?? `${HOOK_SOCKET_DIRECTORY}/${name}.sock`;
   const pluginSocket = values["plugin-socket"] as string | undefined;
   if (socket === "" || pluginSocket === "") throw new UsageError("socket paths must not be empty", "serve");
-  const pluginNames = choosePluginNames(values.plugin as string[] | undefined);
+  const pluginNames = choosePluginNames(values.plugin as string[] | undefined, process.env);
 
   // Stop signals are caught from before the socket exists: kubelet may send SIGTERM at any time,
   // and a signal with no listener yet would kill the process and leave the socket file behind.
@@ -167,18 +181,30 @@ function parsePriority(text: string | undefined): number {
   return value;
 }
 
-/** --plugin names, else $DOMSPLICE_PLUGINS (comma-separated); each at most once. */
-function choosePluginNames(fromOptions: string[] | undefined): string[] {
-  const names =
-    fromOptions ??
-    (process.env.DOMSPLICE_PLUGINS ?? "")
-      .split(",")
-      .map((name) => name.trim())
-      .filter((name) => name !== "");
+/**
+ * --plugin names, else $DOMSPLICE_PLUGINS (comma-separated) when it names any, else the binding
+ * plugin named exactly $NETWORK_BINDING_PLUGIN_NAME when that is set, else none; each at most once.
+ */
+function choosePluginNames(fromOptions: string[] | undefined, environment: Readonly<Record<string, string | undefined>>): string[] {
+  const fromEnv = (environment.DOMSPLICE_PLUGINS ?? "")
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
+  const names = fromOptions ?? (fromEnv.length > 0 ? fromEnv : bindingPluginNames(environment.NETWORK_BINDING_PLUGIN_NAME));
   const seen = new Set<string>();
   for (const name of names) {
     if (seen.has(name)) throw new UsageError(`plugin '${name}' is given twice`, "serve");
     seen.add(name);
   }
   return names;
+}
+
+function bindingPluginNames(bindingName: string | undefined): string[] {
+  if (bindingName === undefined || bindingName === "") return [];
+  if (BINDING_PLUGIN_NAMES.includes(bindingName)) return [bindingName];
+  throw new UsageError(
+    `no --plugin and no DOMSPLICE_PLUGINS, and NETWORK_BINDING_PLUGIN_NAME '${bindingName}' names no binding plugin ` +
+      `(choices: ${BINDING_PLUGIN_NAMES.join(", ")}): register the binding under one of those names, or set DOMSPLICE_PLUGINS in the image`,
+    "serve",
+  );
 }
