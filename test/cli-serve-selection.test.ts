@@ -19,7 +19,7 @@ import {
   serveExpectingRefusal,
   socketScratch,
   startSidecar,
-  vmiJson,
+  vmiJsonBoundTo,
   type SidecarRuntime,
   type SidecarStart,
 } from "./hook-manager.ts";
@@ -29,15 +29,6 @@ const kubevirtDomain = new Uint8Array(readFileSync(path.join(corpus, "kubevirt",
 
 /** The environment KubeVirt gives a sidecar, on top of which each row sets its own. */
 const noChoice = { DOMSPLICE_PLUGINS: undefined, NETWORK_BINDING_PLUGIN_NAME: undefined } as const;
-
-/** The shared VMI with its pod interface bound to the named binding plugin instead of masquerade. */
-function vmiBoundTo(bindingName: string): Uint8Array {
-  const vmi = JSON.parse(vmiJson);
-  const [iface] = vmi.spec.domain.devices.interfaces;
-  delete iface.masquerade;
-  iface.binding = { name: bindingName };
-  return utf8.encode(JSON.stringify(vmi));
-}
 
 interface Row {
   readonly name: string;
@@ -97,7 +88,7 @@ for (const runtime of ["node", "artifact"] as const satisfies readonly SidecarRu
     test("the binding plugin chosen by NETWORK_BINDING_PLUGIN_NAME edits the interface bound to it", async () => {
       const sidecar = await startSidecar(runtime, [], { plugins: [], env: { ...noChoice, NETWORK_BINDING_PLUGIN_NAME: "passt" } });
       try {
-        const domain = await callOnDefineDomain(sidecar.socket, "v1alpha3", kubevirtDomain, vmiBoundTo("passt"));
+        const domain = await callOnDefineDomain(sidecar.socket, "v1alpha3", kubevirtDomain, utf8.encode(vmiJsonBoundTo("passt")));
         const output = new TextDecoder().decode(domain);
         assert.match(output, /<backend type="passt"/, "no passt backend in the domain");
       } finally {

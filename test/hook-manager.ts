@@ -448,6 +448,19 @@ export const vmiJson: string = JSON.stringify({
   },
 });
 
+/**
+ * That VMI with its pod interface bound to a network binding plugin (`binding: {name}` in place
+ * of masquerade), and `annotations` added, as virt-launcher sends it for a VM using the binding.
+ */
+export function vmiJsonBoundTo(bindingName: string, annotations: Readonly<Record<string, string>> = {}): string {
+  const vmi = JSON.parse(vmiJson);
+  const [iface] = vmi.spec.domain.devices.interfaces;
+  delete iface.masquerade;
+  iface.binding = { name: bindingName };
+  Object.assign(vmi.metadata.annotations, annotations);
+  return JSON.stringify(vmi);
+}
+
 /** The CloudInitData virt-launcher reads from that VMI's cloudinitdisk volume. */
 export const cloudInitData: CloudInitData = {
   DataSource: "noCloud",
