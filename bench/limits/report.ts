@@ -5,7 +5,7 @@
 import type { Machine } from "../machine.ts";
 import type { CgroupLimits, CgroupVersion } from "./cgroup.ts";
 import type { LimitsPlugin } from "./call.ts";
-import type { SidecarRun } from "./sidecar.ts";
+import { SETTLE_MS, type SidecarRun } from "./sidecar.ts";
 import { TARGET_LABELS } from "./targets.ts";
 
 export interface ReadyFigure {
@@ -100,8 +100,10 @@ export function limitsMarkdown(report: LimitsReport, command: string): string {
   row(`1 MB OnDefineDomain calls answered right`, (r) => `${r.largeCalls.answered}/${r.largeCalls.requested}`, "");
   row("1 MB call, new connection: p50 / max, ms", (r) => `${ms(r.largeCalls.p50Ms)} / ${ms(r.largeCalls.maxMs)}`, "");
   row("8 KB call, new connection: p50 / p99, ms", (r) => (r.latency ? `${ms(r.latency.p50Ms)} / ${ms(r.latency.p99Ms)} (n=${r.latency.samples})` : "–"), go.onDefineDomainP50Ms);
-  row("VmHWM (peak RSS), MB", (r) => `**${mb(r.memoryEnd?.VmHWM)}**`, `${go.VmHWMMB}`);
-  row("RssAnon at the end, MB", (r) => mb(r.memoryEnd?.RssAnon), `${go.RssAnonMB}`);
+  row("VmHWM (peak RSS), MB", (r) => `**${mb(r.memoryEnd?.VmHWM ?? r.memoryAfterLarge?.VmHWM)}**`, `${go.VmHWMMB}`);
+  row("RssAnon after the 1 MB calls: largest after a call / after the last, MB", (r) => `${mb(r.largeCalls.maxRssAnonKb || null)} / ${mb(r.memoryAfterLarge?.RssAnon)}`, "");
+  row("RssAnon at the end (after the 8 KB calls too), MB", (r) => mb(r.memoryEnd?.RssAnon), `${go.RssAnonMB}`);
+  row(`RssAnon ${SETTLE_MS / 1000} s after the last call, MB`, (r) => mb(r.memorySettled?.RssAnon), "");
   row("RssFile at the end, MB", (r) => mb(r.memoryEnd?.RssFile), `${go.RssFileMB}`);
   row("idle after Info: RssAnon / VmHWM, MB", (r) => `${mb(r.memoryIdle?.RssAnon)} / ${mb(r.memoryIdle?.VmHWM)}`, "");
   row("cgroup peak usage, MiB", (r) => mib(r.cgroup.peakBytes), "");

@@ -48,10 +48,16 @@ export interface SidecarRun {
   /** exec -> "serving" line, exec -> first Info answered (ms); null when it never got there. */
   servingMs: number | null;
   readyMs: number | null;
-  largeCalls: { requested: number; answered: number; wrong: number; p50Ms: number; maxMs: number };
+  /** maxRssAnonKb: the largest RssAnon read right after each call. */
+  largeCalls: { requested: number; answered: number; wrong: number; p50Ms: number; maxMs: number; maxRssAnonKb: number };
   latency: { p50Ms: number; p99Ms: number; meanMs: number; samples: number } | null;
   memoryIdle: MemoryStatus | null;
+  /** After the 1 MB calls (before the latency run). */
+  memoryAfterLarge: MemoryStatus | null;
+  /** At the end, after the latency run too. */
   memoryEnd: MemoryStatus | null;
+  /** SETTLE_MS after the last call. */
+  memorySettled: MemoryStatus | null;
   cgroup: CgroupUsage;
   /** How the sidecar ended: its exit code or signal after our SIGTERM, or what killed it. */
   exit: number | string | null;
@@ -59,6 +65,8 @@ export interface SidecarRun {
 }
 
 const DEADLINE_MS = 60_000;
+/** Idle time before the last memory reading. */
+export const SETTLE_MS = 2000;
 
 /** Starts `target` in a fresh cgroup with `limits`, measures it, stops it, removes the cgroup. */
 export async function runUnderLimits(target: LimitsTarget, options: SidecarRunOptions): Promise<SidecarRun> {
@@ -68,10 +76,12 @@ export async function runUnderLimits(target: LimitsTarget, options: SidecarRunOp
     target: target.name,
     servingMs: null,
     readyMs: null,
-    largeCalls: { requested: options.largeCalls, answered: 0, wrong: 0, p50Ms: NaN, maxMs: NaN },
+    largeCalls: { requested: options.largeCalls, answered: 0, wrong: 0, p50Ms: NaN, maxMs: NaN, maxRssAnonKb: 0 },
     latency: null,
     memoryIdle: null,
+    memoryAfterLarge: null,
     memoryEnd: null,
+    memorySettled: null,
     cgroup: undefined as unknown as CgroupUsage,
     exit: null,
     failure: null,
@@ -97,7 +107,9 @@ export async function runUnderLimits(target: LimitsTarget, options: SidecarRunOp
         largeTimes.push(nowMs() - at);
         if (sameBytes(answer, options.large.expected)) run.largeCalls.answered++;
         else run.largeCalls.wrong++;
+        run.largeCalls.maxRssAnonKb = Math.max(run.largeCalls.maxRssAnonKb, memoryOf(pid).RssAnon);
       }
+      run.memoryAfterLarge = memoryOf(pid);
 
       if (options.small && options.latency) {
         phase = "latency";
@@ -113,6 +125,9 @@ export async function runUnderLimits(target: LimitsTarget, options: SidecarRunOp
         run.latency = { p50Ms: result.latency.p50, p99Ms: result.latency.p99, meanMs: result.latency.mean, samples: result.latency.samplesCount };
       }
       run.memoryEnd = memoryOf(pid);
+      // What the sidecar keeps while it waits for the next VM event: most of its life.
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      run.memorySettled = memoryOf(pid);
     } catch (error) {
       run.failure = {
         phase,

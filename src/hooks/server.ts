@@ -24,6 +24,7 @@ import {
 } from "./calls.ts";
 import { InfoResultCodec, ShutdownResultCodec } from "./codec.ts";
 import { logRecord, stderrLog, type LogLine, type LogSink } from "./log.ts";
+import { collectAfterCall } from "./memory.ts";
 import { identifySocketFile, prepareSocketPath, removeSocketFile, SocketError, type SocketFile } from "./socket.ts";
 
 /** Largest message either way (documented in the README); bigger -> RESOURCE_EXHAUSTED. */
@@ -250,6 +251,7 @@ function unaryHandler(method: Method, log: (line: LogLine) => void): Grpc.handle
         });
       } else {
         callback(null, outcome.response);
+        collectAfterCall(request.byteLength + outcome.response.byteLength);
         log({
           level: "info",
           msg: "call answered",
