@@ -524,9 +524,31 @@ export async function ensureNodeBundle(): Promise<void> {
  * the artifact tests run the code in the checkout.
  */
 export function ensureArtifact(): void {
-  if (existsSync(artifactPath) && statSync(artifactPath).mtimeMs >= newestMtime(path.join(repoRoot, "src"))) return;
-  const build = spawnSync("npm", ["run", "build:image-artifact"], { cwd: repoRoot, encoding: "utf8" });
-  if (build.status !== 0) throw new Error(`npm run build:image-artifact failed:\n${build.stdout}\n${build.stderr}`);
+  const fresh = () => existsSync(artifactPath) && statSync(artifactPath).mtimeMs >= newestMtime(path.join(repoRoot, "src"));
+  if (fresh()) return;
+  // Test files run in parallel processes: one builds while the others wait, then find it fresh.
+  const lock = `${artifactPath}.build-lock`;
+  mkdirSync(path.dirname(lock), { recursive: true });
+  const giveUpAt = Date.now() + 180_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const held = statSync(lock, { throwIfNoEntry: false });
+      if (held && Date.now() - held.mtimeMs > 120_000) rmSync(lock, { recursive: true, force: true }); // left by a dead build
+      if (Date.now() > giveUpAt) throw new Error(`ensureArtifact: ${lock} is still held after 180 s`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    if (fresh()) return;
+    const build = spawnSync("npm", ["run", "build:image-artifact"], { cwd: repoRoot, encoding: "utf8" });
+    if (build.status !== 0) throw new Error(`npm run build:image-artifact failed:\n${build.stdout}\n${build.stderr}`);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 export interface Exit {
