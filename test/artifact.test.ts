@@ -8,7 +8,8 @@
 // path serve runs, src/hooks/calls.ts), and must differ from the input where the plugin edits.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { defineDomain, prepareCloudInit } from "../src/hooks/calls.ts";
@@ -130,6 +131,26 @@ describe("dist/domsplice: virt-launcher and the sidecar", () => {
     assert.deepEqual(listDirectory(path.dirname(sidecar.pluginSocket)), []);
   });
 });
+
+test(
+  "dist/domsplice --version answers where the checkout is not (as in the image)",
+  { todo: "src/cli.ts reads ../package.json at run time: the artifact opens the checkout's path and exits 1 in the image" },
+  () => {
+    // A copy of the artifact, run in a mount namespace where the checkout is an empty directory.
+    const dir = mkdtempSync(path.join(tmpdir(), "domsplice-artifact-alone-"));
+    try {
+      const copy = path.join(dir, "domsplice");
+      copyFileSync(artifactPath, copy);
+      chmodSync(copy, 0o755);
+      mkdirSync(path.join(dir, "empty"));
+      const run = spawnSync("unshare", ["--mount", "sh", "-c", 'mount --bind "$1" "$2" && exec "$3" --version', "sh", path.join(dir, "empty"), repoRoot, copy], { encoding: "utf8" });
+      assert.equal(run.status, 0, `exit ${run.status}: ${run.stderr}`);
+      assert.match(run.stdout, /^domsplice \d+\.\d+\.\d+/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 // ---------------------------------------------------------------------------------------------
 // Every built-in plugin through `serve`
