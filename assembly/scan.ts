@@ -582,8 +582,10 @@ function scanTrailingSpace(i: i32, n: i32): i32 {
       const digit = i8x16.lt_s(i8x16.add(v, vDigitBias), vDigitLimit);
       const punct = i8x16.lt_s(i8x16.add(v, vPunctBias), vPunctLimit);
       const under = i8x16.eq(v, vUnderscore);
-      const stop = ~i8x16.bitmask(v128.or(v128.or(letter, digit), v128.or(punct, under))) & 0xffff;
-      const p = ctz(stop);
+      const names = i8x16.bitmask(v128.or(v128.or(letter, digit), v128.or(punct, under)));
+      // The lowest lane that is not a name byte, as a bit (1 << 16 when all 16 are): lane
+      // tests below are ANDs with it and with its neighbour, no shift by a lane number.
+      const stopBit = ~names & (names + 1);
       const dq = i8x16.bitmask(i8x16.eq(v, vQUOT));
       // Bytes that may stop a value, more than the exact set: every byte below 0x20 or from
       // 0x80 on (signed < 0x20), tab, LF and CR included. A value holding one before its
@@ -592,34 +594,35 @@ function scanTrailingSpace(i: i32, n: i32): i32 {
         v128.or(i8x16.eq(v, vLT), i8x16.eq(v, vAMP)),
         i8x16.lt_s(v, vSpace),
       ));
-      // p == 32 when all 16 bytes are name bytes; a stop byte >= 0x80 may continue the name.
-      if (p < 16 && ((i8x16.bitmask(v) >> p) & 1) == 0) {
-        attrNameEnd = j + p;
-        if (((i8x16.bitmask(i8x16.eq(v, vEQ)) >> p) & 1) != 0 && p < 14) {
-          // Lanes below p are name bytes, p is '=': the quote at p + 1 is its mask's lowest bit.
-          let quotes = 0;
-          if (((dq >> (p + 1)) & 1) != 0) {
-            quotes = dq;
-            valueQuote = QUOT;
-          } else {
-            const sq = i8x16.bitmask(i8x16.eq(v, vAPOS));
-            if (((sq >> (p + 1)) & 1) != 0) {
-              quotes = sq;
-              valueQuote = APOS;
-            }
-          }
-          if (quotes != 0) {
-            const close = quotes & (quotes - 1);
-            if (close != 0) {
-              const lane = ctz(close);
-              // Nothing before the closing quote may stop the value ('<', '&', special bytes);
-              // lanes up to p + 1 hold none.
-              if ((other & ((1 << lane) - 1)) == 0) valueEnd = j + lane + 1;
-            } else if (other == 0) {
-              valueFrom = j + 16;
-            }
+      if ((i8x16.bitmask(i8x16.eq(v, vEQ)) & stopBit) != 0) {
+        // Lanes below the stop are name bytes, the stop is '=': a quote after it is its mask's
+        // lowest bit (lane 16, past the window, is in no mask).
+        attrNameEnd = j + ctz(stopBit);
+        const open = stopBit << 1;
+        let quotes = 0;
+        if ((dq & open) != 0) {
+          quotes = dq;
+          valueQuote = QUOT;
+        } else {
+          const sq = i8x16.bitmask(i8x16.eq(v, vAPOS));
+          if ((sq & open) != 0) {
+            quotes = sq;
+            valueQuote = APOS;
           }
         }
+        if (quotes != 0) {
+          const close = quotes & (quotes - 1);
+          if (close != 0) {
+            // Nothing before the closing quote may stop the value ('<', '&', special bytes);
+            // lanes up to the opening quote hold none.
+            if ((other & ((close & -close) - 1)) == 0) valueEnd = j + ctz(close) + 1;
+          } else if (other == 0) {
+            valueFrom = j + 16;
+          }
+        }
+      } else if (names != 0xffff && (i8x16.bitmask(v) & stopBit) == 0) {
+        // The name ends inside the window at an ASCII byte (one >= 0x80 may continue it).
+        attrNameEnd = j + ctz(stopBit);
       }
     }
     if (attrNameEnd == 0) attrNameEnd = scanName(j, n);

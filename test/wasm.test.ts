@@ -285,7 +285,7 @@ describe("WASM kernel's one-vector paths agree at every offset of their 16-byte 
   // value length, quote and stopping byte around that boundary must give the reference's
   // tokens and errors.
   test("attributes: names of 1-17 bytes, values of 0-20 with a stop byte at each place", () => {
-    const stops = ["", "&amp;", "&e;", "<", "é", "\u0001", "'", '"', "&#x41;", " "];
+    const stops = ["", "&amp;", "&e;", "<", "é", "\u0001", "'", '"', "&#x41;", " ", "\t", "\n", "\r", "\r\n"];
     let cases = 0;
     for (let nameLength = 1; nameLength <= 17; nameLength++) {
       const name = "abcdefghijklmnopq".slice(0, nameLength);
@@ -300,6 +300,23 @@ describe("WASM kernel's one-vector paths agree at every offset of their 16-byte 
                 cases++;
               }
             }
+          }
+        }
+      }
+    }
+    assert.ok(cases > 10000);
+  });
+
+  test("text: tab, LF, CR, other control bytes, '&', ']]>' and non-ASCII at every offset of a 16-byte window", () => {
+    const stops = ["\t", "\n", "\r", "\r\n", "\u0001", "\u000b", "\u001f", "&amp;", "&e;", "]]>", "]", "é", "\ud83d\ude00", "\u00ff"];
+    let cases = 0;
+    for (let length = 0; length <= 34; length++) {
+      for (const stop of stops) {
+        for (let at = 0; at <= length; at++) {
+          const text = "t".repeat(at) + stop + "u".repeat(length - at);
+          for (const doc of [`<e>${text}</e>`, `<e><f/>${text}<g/></e>`, `<e>${text}`]) {
+            assertAgree(encoder.encode(doc), 0, DEFAULT_LIMITS, 0, `text ${JSON.stringify(doc)}`);
+            cases++;
           }
         }
       }
