@@ -152,6 +152,14 @@ test(
   },
 );
 
+test("the npm package leaves dist/domsplice out (it is the image's, and 100+ MiB)", () => {
+  const pack = spawnSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: repoRoot, encoding: "utf8" });
+  assert.equal(pack.status, 0, pack.stderr);
+  const [{ files }] = JSON.parse(pack.stdout) as { files: { path: string }[] }[];
+  assert.ok(files.some((file) => file.path === "dist/cli.js"), "dist/ is packed");
+  assert.deepEqual(files.filter((file) => file.path.startsWith("dist/domsplice")), []);
+});
+
 // ---------------------------------------------------------------------------------------------
 // Every built-in plugin through `serve`
 
