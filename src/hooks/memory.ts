@@ -4,13 +4,16 @@
 // RssAnon reached 124 MB over 30 such calls with no memory limit (bun src/cli.ts, passt). A
 // sidecar is idle nearly all its life (virt-launcher calls it when it defines the domain), so
 // the memory it keeps between calls is what every VM pod pays. Hence one full collection where
-// the runtime offers one (Bun.gc(true), which also hands freed pages back to the OS; gc() where
-// Node or Deno expose it with --expose-gc):
+// the runtime offers one (Bun.gc(true), which also hands freed pages back to the OS; on V8, Node
+// and Deno, the gc() that --expose-gc gives, set at run time):
 //   - shortly after a large call (request + response >= LARGE_CALL_BYTES), before the next
 //     large message can pile onto its garbage;
 //   - once calls have stopped for IDLE_COLLECT_MS, so the memory the sidecar keeps while it
 //     waits is what is live, not what the last calls left.
 // Each new call re-arms the timer, so a burst of calls is not slowed by collections.
+
+import v8 from "node:v8";
+import { runInNewContext } from "node:vm";
 
 /** Request plus response bytes from which a call counts as large. */
 export const LARGE_CALL_BYTES = 256 * 1024;
@@ -24,7 +27,15 @@ function runtimeCollector(): (() => void) | null {
   const bun = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
   if (bun !== undefined) return () => bun.gc(true);
   const exposed = (globalThis as { gc?: () => void }).gc;
-  return typeof exposed === "function" ? () => exposed() : null;
+  if (typeof exposed === "function") return () => exposed();
+  // V8 (Node, Deno): --expose-gc set at run time gives a fresh context a gc() of its own.
+  try {
+    v8.setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as unknown;
+    return typeof gc === "function" ? () => (gc as () => void)() : null;
+  } catch {
+    return null;
+  }
 }
 
 const collect = runtimeCollector();
