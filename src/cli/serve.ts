@@ -56,9 +56,9 @@ Options:
 Choosing plugins (first that applies): the --plugin options; else the comma-separated names in
 $DOMSPLICE_PLUGINS (the image bakes it from its build argument), when not empty; else, when
 $NETWORK_BINDING_PLUGIN_NAME is set (a Network Binding Plugin registration gives the sidecar no
-args, only that name), the binding plugin of exactly that name (${BINDING_PLUGIN_NAMES.join(", ")}; register the binding
-under the plugin's name), and any other value is refused (exit 2); else none (Info lists
-Shutdown only).
+args, only that name), the binding plugin of exactly that name: one of ${BINDING_PLUGIN_NAMES.join(", ")}
+(register the binding under the plugin's name); any other value is refused (exit 2); else
+none (Info lists Shutdown only).
 
 Sockets: a stale socket file left by a dead process is replaced; a path a live server listens
 on, or a file that is not a socket, is refused. The socket files are removed when serving ends.
