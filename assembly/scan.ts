@@ -316,6 +316,18 @@ function skipRunTo(i: i32, n: i32, stop: i32): i32 {
   return i;
 }
 
+/** Bit k set when byte k of `v` is an ASCII name character: [A-Za-z] | [0-9:] | [-.] | '_'. */
+// @ts-ignore: decorator
+@inline function nameLanes(v: v128): i32 {
+  // x - lo <u k, written as the signed (x + (0x80 - lo)) < (k - 0x80): SSE has no unsigned
+  // byte compare, so V8 would emulate lt_u with three instructions.
+  const letter = i8x16.lt_s(i8x16.add(v128.or(v, vSpace), vLetterBias), vLetterLimit);
+  const digit = i8x16.lt_s(i8x16.add(v, vDigitBias), vDigitLimit);
+  const punct = i8x16.lt_s(i8x16.add(v, vPunctBias), vPunctLimit);
+  const under = i8x16.eq(v, vUnderscore);
+  return i8x16.bitmask(v128.or(v128.or(letter, digit), v128.or(punct, under)));
+}
+
 /**
  * End of the XML Name starting at `i`, or `i` when none starts there (never fails; the caller
  * judges what follows). ASCII name characters are consumed 16 at a time.
@@ -334,14 +346,7 @@ function skipRunTo(i: i32, n: i32, stop: i32): i32 {
   }
   while (i < n) {
     const v = v128.load(<usize>i, INPUT);
-    // [A-Za-z] | [0-9:] | [-.] | '_'
-    // x - lo <u k, written as the signed (x + (0x80 - lo)) < (k - 0x80): SSE has no unsigned
-    // byte compare, so V8 would emulate lt_u with three instructions.
-    const letter = i8x16.lt_s(i8x16.add(v128.or(v, vSpace), vLetterBias), vLetterLimit);
-    const digit = i8x16.lt_s(i8x16.add(v, vDigitBias), vDigitLimit);
-    const punct = i8x16.lt_s(i8x16.add(v, vPunctBias), vPunctLimit);
-    const under = i8x16.eq(v, vUnderscore);
-    const mask = ~i8x16.bitmask(v128.or(v128.or(letter, digit), v128.or(punct, under))) & 0xffff;
+    const mask = ~nameLanes(v) & 0xffff;
     if (mask == 0) {
       // Lanes past the input end hold stale bytes: never step beyond n.
       i += 16;
@@ -578,11 +583,7 @@ function scanTrailingSpace(i: i32, n: i32): i32 {
     let valueQuote = 0;
     if (j + 16 <= n && c < 0x80 && (asciiClass(c) & NAME_START) != 0) {
       const v = v128.load(<usize>j, INPUT);
-      const letter = i8x16.lt_s(i8x16.add(v128.or(v, vSpace), vLetterBias), vLetterLimit);
-      const digit = i8x16.lt_s(i8x16.add(v, vDigitBias), vDigitLimit);
-      const punct = i8x16.lt_s(i8x16.add(v, vPunctBias), vPunctLimit);
-      const under = i8x16.eq(v, vUnderscore);
-      const names = i8x16.bitmask(v128.or(v128.or(letter, digit), v128.or(punct, under)));
+      const names = nameLanes(v);
       // The lowest lane that is not a name byte, as a bit (1 << 16 when all 16 are): lane
       // tests below are ANDs with it and with its neighbour, no shift by a lane number.
       const stopBit = ~names & (names + 1);
@@ -647,13 +648,14 @@ function scanTrailingSpace(i: i32, n: i32): i32 {
     seen |= bit;
     if (count >= tokenLimit) return failTokens(attrStart);
     if (valueEnd != 0) {
-      aposCount += <i32>(valueQuote == APOS);
+      // A branch, not an add: the usual " costs no read and write of the global.
+      if (valueQuote == APOS) aposCount++;
       push(K_ATTRIBUTE, attrStart, valueEnd, attrNameEnd, tagIdx);
       j = valueEnd;
       continue;
     }
     if (valueFrom != 0) {
-      aposCount += <i32>(valueQuote == APOS);
+      if (valueQuote == APOS) aposCount++;
       j = scanAttributeValueFrom(valueQuote, valueFrom, n, i);
       if (j < 0) return -1;
       push(K_ATTRIBUTE, attrStart, j, attrNameEnd, tagIdx);
