@@ -8,7 +8,6 @@
 // the hook server's code and without grpc-js (start-up time is what a CLI is judged by).
 
 import process from "node:process";
-import { readFile } from "node:fs/promises";
 import { check, compile } from "./index.ts";
 import { FileError, readInputFile, readStdin, writeFileAtomically, writeStdout } from "./cli/files.ts";
 import { PatchDocumentError, parsePatchDocument } from "./cli/patch-document.ts";
@@ -133,8 +132,9 @@ async function printHelp(command: string | undefined): Promise<number> {
 }
 
 async function version(): Promise<string> {
-  // src/cli.ts and dist/cli.js both sit one level below package.json.
-  const manifest = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
+  // Imported, not read from disk: the bundlers (esbuild, bun --compile) embed it, so the version is
+  // known where no package.json exists (the image holds only dist/domsplice).
+  const { default: manifest } = await import("../package.json", { with: { type: "json" } });
   return `domsplice ${manifest.version}`;
 }
 

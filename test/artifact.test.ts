@@ -134,7 +134,6 @@ describe("dist/domsplice: virt-launcher and the sidecar", () => {
 
 test(
   "dist/domsplice --version answers where the checkout is not (as in the image)",
-  { todo: "src/cli.ts reads ../package.json at run time: the artifact opens the checkout's path and exits 1 in the image" },
   () => {
     // A copy of the artifact, run in a mount namespace where the checkout is an empty directory.
     const dir = mkdtempSync(path.join(tmpdir(), "domsplice-artifact-alone-"));
