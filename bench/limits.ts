@@ -13,7 +13,7 @@ import { describeMachine, type Machine } from "./machine.ts";
 import { median, quantile } from "./hooks/processes.ts";
 import { freshSocket } from "./hooks/processes.ts";
 import { GO_PASST_FROM_ISSUE } from "./hooks/summary.ts";
-import { detectCgroupVersion, guardCgroups, KUBEVIRT_SIDECAR_LIMITS, type CgroupLimits } from "./limits/cgroup.ts";
+import { CgroupError, detectCgroupVersion, guardCgroups, KUBEVIRT_SIDECAR_LIMITS, type CgroupLimits } from "./limits/cgroup.ts";
 import { LIMITS_PLUGINS, limitsCalls, type LimitsPlugin } from "./limits/call.ts";
 import { execFloorOnce, readyOnce, runUnderLimits, type SidecarRun } from "./limits/sidecar.ts";
 import { customTarget, ensureArtifact, ensureNodeBundle, LIMITS_TARGETS, limitsTarget, type LimitsTarget, type LimitsTargetName } from "./limits/targets.ts";
@@ -44,6 +44,7 @@ Options:
   --cpu=QUOTA/PERIOD  cpu limit in µs (default 20000/100000)
   --memory=BYTES      memory limit (default 64000000)
   --quick             fewer rounds and a short latency run; results files left as they are
+  --markdown-only     only re-render limits.md from the last limits.json
   -h, --help          show this help
 
 Results: bench/results/limits.json and limits.md (only after a full run of the default targets).`;
@@ -59,6 +60,9 @@ interface Options {
   standard: boolean;
 }
 
+/** A bad command line: one line on stderr, exit 2. */
+class UsageError extends Error {}
+
 function parseOptions(args: readonly string[]): Options | null {
   let targetNames: LimitsTargetName[] = [...LIMITS_TARGETS];
   let plugin: LimitsPlugin = "passt";
@@ -70,7 +74,7 @@ function parseOptions(args: readonly string[]): Options | null {
   let standard = true;
   const positive = (name: string, text: string) => {
     const value = Number(text);
-    if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer (got '${text}')`);
+    if (!Number.isSafeInteger(value) || value <= 0) throw new UsageError(`--${name} must be a positive integer (got '${text}')`);
     return value;
   };
   for (let i = 0; i < args.length; i++) {
@@ -86,18 +90,18 @@ function parseOptions(args: readonly string[]): Options | null {
         break;
       case "--targets":
         targetNames = (value ?? "").split(",").filter(Boolean) as LimitsTargetName[];
-        for (const t of targetNames) if (!LIMITS_TARGETS.includes(t)) throw new Error(`--targets: unknown target '${t}' (one of ${LIMITS_TARGETS.join(", ")})`);
+        for (const t of targetNames) if (!LIMITS_TARGETS.includes(t)) throw new UsageError(`--targets: unknown target '${t}' (one of ${LIMITS_TARGETS.join(", ")})`);
         standard &&= targetNames.length === LIMITS_TARGETS.length;
         break;
       case "--plugin":
-        if (!LIMITS_PLUGINS.includes(value as LimitsPlugin)) throw new Error(`--plugin: '${value}' is not one of ${LIMITS_PLUGINS.join(", ")}`);
+        if (!LIMITS_PLUGINS.includes(value as LimitsPlugin)) throw new UsageError(`--plugin: '${value}' is not one of ${LIMITS_PLUGINS.join(", ")}`);
         plugin = value as LimitsPlugin;
         standard &&= plugin === "passt";
         break;
       case "--sidecar": {
         const spec = value ?? args[++i];
         const colon = spec?.indexOf(":") ?? -1;
-        if (!spec || colon <= 0) throw new Error(`--sidecar needs 'NAME: COMMAND ... {socket} ...' (got '${spec ?? ""}')`);
+        if (!spec || colon <= 0) throw new UsageError(`--sidecar needs 'NAME: COMMAND ... {socket} ...' (got '${spec ?? ""}')`);
         custom.push({ ...customTarget(spec.slice(colon + 1).trim().split(/\s+/)), name: spec.slice(0, colon).trim() });
         standard = false;
         break;
@@ -111,7 +115,7 @@ function parseOptions(args: readonly string[]): Options | null {
         break;
       case "--cpu": {
         const match = /^(\d+)\/(\d+)$/.exec(value ?? "");
-        if (!match) throw new Error(`--cpu must be QUOTA/PERIOD in µs, e.g. 20000/100000 (got '${value ?? ""}')`);
+        if (!match) throw new UsageError(`--cpu must be QUOTA/PERIOD in µs, e.g. 20000/100000 (got '${value ?? ""}')`);
         limits = { ...limits, cpuQuotaUs: Number(match[1]), cpuPeriodUs: Number(match[2]) };
         standard = false;
         break;
@@ -121,11 +125,11 @@ function parseOptions(args: readonly string[]): Options | null {
         standard = false;
         break;
       default:
-        throw new Error(`unknown argument '${arg}' (see --help)`);
+        throw new UsageError(`unknown argument '${arg}' (see --help)`);
     }
   }
   const targets = [...targetNames.map((name) => limitsTarget(repoRoot, name, plugin)), ...custom];
-  if (targets.length === 0) throw new Error("no targets: give --targets or --sidecar");
+  if (targets.length === 0) throw new UsageError("no targets: give --targets or --sidecar");
   return { targets, plugin, calls, readyRounds: readyRounds ?? (quick ? 3 : 10), limits, quick, standard: standard && !quick };
 }
 
@@ -255,5 +259,16 @@ if (process.argv.includes("--markdown-only")) {
   const report = JSON.parse(readFileSync(path.join(resultsDir, "limits.json"), "utf8")) as LimitsReport;
   writeFileSync(path.join(resultsDir, "limits.md"), limitsMarkdown(report, COMMAND));
 } else {
-  await main();
+  try {
+    await main();
+  } catch (error) {
+    // The exit hook of guardCgroups removes what was made; the message names what and where.
+    if (error instanceof UsageError) {
+      console.error(`bench:limits: ${error.message}`);
+      process.exitCode = 2;
+    } else {
+      console.error(`bench:limits: ${error instanceof CgroupError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      process.exitCode = 1;
+    }
+  }
 }
