@@ -23,6 +23,8 @@ import { limitsMarkdown, type LimitsReport, type ReadyFigure } from "./limits/re
 const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const resultsDir = path.join(repoRoot, "bench", "results");
 const COMMAND = "npm run bench:limits";
+/** Sockets live in os.tmpdir()/domsplice-limits-<pid>-XXXXXX while it runs (test/limits.test.ts looks for it). */
+const SCRATCH_PREFIX = "domsplice-limits-";
 
 const HELP = `Usage: npm run bench:limits -- [options] [--sidecar 'NAME: COMMAND ... {socket} ...']...
 
@@ -152,7 +154,10 @@ async function main(): Promise<void> {
   const loadBefore = loadNote();
   log(`cgroup ${version}; limits cpu ${options.limits.cpuQuotaUs}/${options.limits.cpuPeriodUs} µs, memory ${options.limits.memoryBytes} bytes; ${loadBefore}`);
   const calls = await limitsCalls(repoRoot, options.plugin);
-  const scratch = mkdtempSync(path.join(os.tmpdir(), "domsplice-limits-"));
+  const scratch = mkdtempSync(path.join(os.tmpdir(), `${SCRATCH_PREFIX}${process.pid}-`));
+  // Signals and errors end the process through its exit hooks, not through the finally below.
+  const removeScratch = () => rmSync(scratch, { recursive: true, force: true });
+  process.on("exit", removeScratch);
   try {
     // Ready time: every target started with and without the limits, interleaved by round, so a
     // busy spell on the shared machine hits all of them alike; one warm-up round not recorded.

@@ -4,7 +4,8 @@
 // OnDefineDomain calls with a 1 MB domain (a new connection each), answers each byte for byte as
 // the same call path computes it in this process, is never OOM-killed, and the cgroup is gone
 // afterwards. Then bench:limits (bench/limits.ts) itself removes every cgroup it made on each
-// way out: a normal end, a sidecar that crashes mid-run, SIGINT, SIGTERM and an exception.
+// way out: a normal end, a sidecar that crashes mid-run, SIGINT, SIGTERM and an exception (and
+// its socket directory with them).
 // Needs root and a writable cgroup fs: without them the tests fail saying so, unless
 // DOMSPLICE_SKIP_CGROUP_TESTS=1 is set (then they are skipped with that reason).
 
@@ -109,14 +110,19 @@ describe("dist/domsplice under KubeVirt's sidecar limits (200m CPU, 64000000 byt
 function runLimitsScript(
   args: readonly string[],
   during?: (scriptPid: number, output: () => string) => Promise<void>,
-): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string; prefix: string }> {
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string; prefix: string; scratch: string[] }> {
   const child = spawn(process.execPath, ["--import", "tsx", path.join(repoRoot, "bench", "limits.ts"), ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
   const acting = during?.(child.pid!, () => output) ?? Promise.resolve();
-  return Promise.all([exited, acting]).then(([exit]) => ({ ...exit, output, prefix: cgroupPrefixOf(child.pid!) }));
+  return Promise.all([exited, acting]).then(([exit]) => ({ ...exit, output, prefix: cgroupPrefixOf(child.pid!), scratch: scratchOf(child.pid!) }));
+}
+
+/** The script's socket directories (os.tmpdir()/domsplice-limits-<pid>-XXXXXX) still there. */
+function scratchOf(scriptPid: number): string[] {
+  return readdirSync(tmpdir()).filter((name) => name.startsWith(`domsplice-limits-${scriptPid}-`));
 }
 
 async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
@@ -162,6 +168,7 @@ describe("bench:limits removes every cgroup it made", { skip, concurrency: true 
     assert.match(result.output, /2\/2 1 MB calls right/);
     assert.ok(seen.size > 0, "the script made cgroups");
     assert.deepEqual(cgroupsNamed(result.prefix), []);
+    assert.deepEqual(result.scratch, [], "its socket directory is removed too");
   });
 
   test("when the sidecar crashes mid-run (SIGKILL from outside)", async () => {
@@ -175,6 +182,7 @@ describe("bench:limits removes every cgroup it made", { skip, concurrency: true 
     // Killed before or after its "serving" line: either way the run records the signal.
     assert.match(result.output, /exit SIGKILL|exited \(SIGKILL\)/);
     assert.deepEqual(cgroupsNamed(result.prefix), []);
+    assert.deepEqual(result.scratch, [], "its socket directory is removed too");
   });
 
   for (const [signal, code] of [
@@ -190,6 +198,7 @@ describe("bench:limits removes every cgroup it made", { skip, concurrency: true 
       assert.equal(result.code, code, result.output);
       assert.match(result.output, new RegExp(`${signal}: removing \\d+ cgroup`));
       assert.deepEqual(cgroupsNamed(result.prefix), []);
+    assert.deepEqual(result.scratch, [], "its socket directory is removed too");
       assert.ok(!existsSync(`/proc/${sidecar}`) || readFileSync(`/proc/${sidecar}/stat`, "utf8").split(" ")[2] === "Z", "the sidecar was killed with its cgroup");
     });
   }
@@ -199,5 +208,6 @@ describe("bench:limits removes every cgroup it made", { skip, concurrency: true 
     assert.equal(result.code, 1, result.output);
     assert.match(result.output, /cgroup .*cpu\.cfs_quota_us|cgroup .*cpu\.max/);
     assert.deepEqual(cgroupsNamed(result.prefix), []);
+    assert.deepEqual(result.scratch, [], "its socket directory is removed too");
   });
 });
