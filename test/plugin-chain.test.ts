@@ -57,7 +57,7 @@ function chainVmi(): Uint8Array {
   const vmi = JSON.parse(vmiJson);
   vmi.metadata.annotations = {
     ...vmi.metadata.annotations,
-    "hooks.kubevirt.io/hookSidecars": JSON.stringify([{ image: "registry:5000/domsplice:devel", args: ["serve", ...CHAIN.flatMap((name) => ["--plugin", name])] }]),
+    "hooks.kubevirt.io/hookSidecars": JSON.stringify([{ image: "registry:5000/domsplice:devel", args: CHAIN.flatMap((name) => ["--plugin", name]) }]),
     "smbios.vm.kubevirt.io/baseBoardManufacturer": BASE_BOARD_MANUFACTURER,
     "smbios.vm.kubevirt.io/system.product": SYSTEM_PRODUCT,
     "domsplice.io/patch": OWNER_PATCH,
