@@ -11,7 +11,8 @@
 // diff of input and output whose every changed line lies inside a region a plugin owns (the
 // check is shown to catch stray edits on tampered outputs); twice == once; libvirt's schema
 // wherever the input passed it; the Plugin API (MutateDomain) and `domsplice hook` give the
-// same bytes as the legacy OnDefineDomain call.
+// same bytes as the legacy OnDefineDomain call. Then each plugin alone (passt, smbios,
+// annotation-patch, slirp, tap, cloud-init; exec has its own serve test): serve == hook.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -19,7 +20,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { DocumentReader, query } from "../src/index.ts";
 import { corpus } from "./corpus-files.ts";
-import { callMutateDomain, ensureNodeBundle, HookManager, repoRoot, startSidecar, vmiJson, type SidecarProcess } from "./hook-manager.ts";
+import { callMutateDomain, cloudInitData, ensureNodeBundle, HookManager, repoRoot, startSidecar, vmiJson, type SidecarProcess } from "./hook-manager.ts";
 import { schemaValidKubevirtDomain, validateDomain, validatePasstDomain } from "./libvirt-schema.ts";
 
 const utf8 = new TextEncoder();
@@ -425,5 +426,67 @@ describe("chain: passt, smbios and annotation-patch in one serve process", () =>
   test("Shutdown stops the sidecar cleanly", async () => {
     await manager.shutdown();
     assert.deepEqual(await sidecar!.exited, { code: 0, signal: null });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Each plugin alone: `serve` answers with the bytes `hook` prints (DESIGN.md: hook runs exactly
+// the code path serve runs), so every plugin's hook-level tests hold for the sidecar too.
+
+/** The chain's VMI with its pod interface bound to `binding` instead of passt. */
+function vmiBoundTo(binding: string): Uint8Array {
+  const vmi = JSON.parse(text(chainVmi()));
+  vmi.spec.domain.devices.interfaces[0].binding = { name: binding };
+  return utf8.encode(JSON.stringify(vmi));
+}
+
+function hookOutput(plugin: string, vmi: Uint8Array, input: ["--domain", string] | ["--cloud-init", string]): string {
+  const run = spawnSync(process.execPath, [path.join(repoRoot, "bin", "domsplice"), "hook", "--plugin", plugin, "--vmi", text(vmi), ...input], { encoding: "utf8", timeout: 20_000 });
+  assert.equal(run.status, 0, `hook --plugin ${plugin}: ${run.stderr}`);
+  return run.stdout;
+}
+
+describe("each plugin alone: serve gives the bytes hook prints", () => {
+  before(async () => {
+    await ensureNodeBundle();
+  });
+
+  const domainPlugins: [plugin: string, vmi: () => Uint8Array][] = [
+    ["passt", chainVmi],
+    ["smbios", chainVmi],
+    ["annotation-patch", chainVmi],
+    ["slirp", () => vmiBoundTo("slirp")],
+    ["tap", () => vmiBoundTo("tap")],
+  ];
+  for (const [plugin, makeVmi] of domainPlugins) {
+    test(`${plugin}: OnDefineDomain through serve == domsplice hook, and it changed the domain`, async () => {
+      const vmi = makeVmi();
+      const sidecar = await startSidecar("node", [], { plugins: [plugin] });
+      try {
+        const manager = new HookManager(path.dirname(sidecar.socket));
+        await manager.collect(1, 10_000);
+        const served = text(await manager.onDefineDomain(kubevirtDomain, vmi));
+        assert.notEqual(served, text(kubevirtDomain), "the plugin changed something");
+        assert.equal(served, hookOutput(plugin, vmi, ["--domain", domainFile]));
+      } finally {
+        await sidecar.stop();
+      }
+    });
+  }
+
+  test("cloud-init: PreCloudInitIso through serve == domsplice hook, and it changed the data", async () => {
+    const vmi = JSON.parse(vmiJson);
+    vmi.metadata.annotations["domsplice.io/cloud-init-patch"] = JSON.stringify({ NoCloudMetaData: { "local-hostname": "db-1" } });
+    const vmiBytes = utf8.encode(JSON.stringify(vmi));
+    const sidecar = await startSidecar("node", [], { plugins: ["cloud-init"] });
+    try {
+      const manager = new HookManager(path.dirname(sidecar.socket));
+      await manager.collect(1, 10_000);
+      const served = await manager.preCloudInitIso(vmiBytes, cloudInitData);
+      assert.equal((served.NoCloudMetaData as Record<string, unknown>)["local-hostname"], "db-1");
+      assert.deepEqual(served, JSON.parse(hookOutput("cloud-init", vmiBytes, ["--cloud-init", JSON.stringify(cloudInitData)])));
+    } finally {
+      await sidecar.stop();
+    }
   });
 });
