@@ -41,7 +41,7 @@ Options:
                          without it, see "Choosing plugins" below
   --option KEY=VALUE     a plugin setting (repeatable), e.g. --option policy=/etc/domsplice/policy.yaml;
                          without it a plugin reads DOMSPLICE_<KEY> from the environment
-                         (upper-cased, '-' as '_'), else its default (README "Plugins")
+                         (upper-cased, '-' as '_'), else its default (README "Built-in plugins")
   --socket PATH          legacy hook API socket (default ${HOOK_SOCKET_DIRECTORY}/<name>.sock);
                          its directory must exist and hold nothing else
   --plugin-socket PATH   also serve the Plugin API on PATH, e.g.
