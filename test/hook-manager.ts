@@ -524,7 +524,9 @@ export async function ensureNodeBundle(): Promise<void> {
  * the artifact tests run the code in the checkout.
  */
 export function ensureArtifact(): void {
-  const fresh = () => existsSync(artifactPath) && statSync(artifactPath).mtimeMs >= newestMtime(path.join(repoRoot, "src"));
+  const built = () => statSync(artifactPath, { throwIfNoEntry: false })?.mtimeMs ?? -1;
+  const fresh = () =>
+    built() >= newestMtime(path.join(repoRoot, "src")) && built() >= statSync(path.join(repoRoot, "scripts", "build-image-artifact.mjs")).mtimeMs;
   if (fresh()) return;
   // Test files run in parallel processes: one builds while the others wait, then find it fresh.
   const lock = `${artifactPath}.build-lock`;

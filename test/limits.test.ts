@@ -19,7 +19,8 @@ import { fileURLToPath } from "node:url";
 import { cgroupPrefixOf, createCgroup, detectCgroupVersion, KUBEVIRT_SIDECAR_LIMITS } from "../bench/limits/cgroup.ts";
 import { limitsCalls, type LimitsCalls } from "../bench/limits/call.ts";
 import { runUnderLimits } from "../bench/limits/sidecar.ts";
-import { ensureArtifact, limitsTarget } from "../bench/limits/targets.ts";
+import { limitsTarget } from "../bench/limits/targets.ts";
+import { ensureArtifact } from "./hook-manager.ts";
 
 const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
@@ -70,7 +71,7 @@ describe("dist/domsplice under KubeVirt's sidecar limits (200m CPU, 64000000 byt
   let calls: LimitsCalls;
   before(async () => {
     if (unavailable !== null) throw new Error(unavailable);
-    ensureArtifact(repoRoot, (line) => console.log(line));
+    ensureArtifact();
     calls = await limitsCalls(repoRoot, "passt");
   });
 
@@ -153,7 +154,7 @@ const QUICK = ["--targets=artifact", "--quick", "--ready-rounds=1", "--calls=2"]
 describe("bench:limits removes every cgroup it made", { skip, concurrency: true }, () => {
   before(() => {
     if (unavailable !== null) throw new Error(unavailable);
-    ensureArtifact(repoRoot, (line) => console.log(line));
+    ensureArtifact();
   });
 
   test("after a normal end", async () => {
