@@ -26,7 +26,11 @@
 // document's quote, needed when a fragment with attributes is written, is free when the table
 // is lent from the WASM kernel (it counts '-quoted attributes as it scans), else a count over
 // up to 1024 tokens (~0.5-1 µs at 8 KB). A whole plan.apply at 8 KB (tokenize included) is
-// ~9.7-10 µs, of which the WASM scan is ~5.8 and the loader around it ~0.3.
+// ~8.8 µs (npm run bench medians 8.72-8.80 µs, four runs 12:40-12:50 UTC), of which the WASM
+// scan is ~5.3 and the loader around it ~0.3; at 1 MB ~0.88 ms, of which the scan is ~0.66 ms.
+// Writing a fresh output from the pieces was also tried as one kernel call (copying the input's
+// ranges inside WASM memory, then one copy out): no faster at 64 KB or 1 MB, since the fresh
+// buffer, not the ~190 piece copies, is the cost.
 // compile() of ops seen before is ~2 µs (parsed selectors and fragments are cached by text).
 //
 // Style of what is written: see style.ts (quote, self-closing vs explicit end tags, indent,
