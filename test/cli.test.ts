@@ -211,9 +211,9 @@ describe("patch", () => {
       ["unknown-op.json", '[{"op": "delete", "path": "/domain/cpu"}]', /unknown-op\.json:ops\[0\]: unknown op "delete"/],
       ["no-xml.json", '[{"op": "remove", "path": "/a"}, {"op": "add", "path": "/domain/devices"}]', /no-xml\.json:ops\[1\]: "add" needs "xml"/],
       ["typo.json", '[{"op": "add", "path": "/domain/devices", "xml": "<a/>", "postion": "after"}]', /typo\.json:ops\[0\]: "add" does not take "postion"/],
-      ["syntax.json", '[\n  {"op": "remove",, "path": "/a"}\n]', /syntax\.json:2:\d+: invalid JSON/],
-      ["trailing-comma.json", '[\n  {"op": "remove", "path": "/a"},\n]', /^[^\n]*trailing-comma\.json:3:1: invalid JSON: Unexpected token '\]'$/],
-      ["cut-short.json", '[\n  {"op": "remove",', /cut-short\.json:2:19: invalid JSON/],
+      ["syntax.json", '[\n  {"op": "remove",, "path": "/a"}\n]', /syntax\.json:2:19: invalid JSON: unexpected ",", expected a property name in double quotes$/],
+      ["trailing-comma.json", '[\n  {"op": "remove", "path": "/a"},\n]', /^[^\n]*trailing-comma\.json:3:1: invalid JSON: unexpected "\]", expected a JSON value$/],
+      ["cut-short.json", '[\n  {"op": "remove",', /cut-short\.json:2:19: invalid JSON: unexpected end of input, expected a property name in double quotes$/],
       ["syntax.yaml", "- op: remove\n   path: /a\n  x: 1\n", /syntax\.yaml:\d+:\d+: invalid YAML/],
       ["empty.yaml", "", /empty\.yaml: the patch document is empty/],
     ];

@@ -32,7 +32,7 @@ function describeJsonError(text: string, error: unknown, what: string): string {
   return `invalid ${what} at line ${line}, column ${column}: ${found.reason}`;
 }
 
-interface JsonSyntaxError {
+export interface JsonSyntaxError {
   readonly offset: number;
   readonly reason: string;
 }
@@ -42,7 +42,7 @@ interface JsonSyntaxError {
  * refused the text: the engines word their errors differently and JSC names no position, so
  * the place and the words are this scanner's, the same on every runtime.
  */
-function findJsonSyntaxError(text: string): JsonSyntaxError | undefined {
+export function findJsonSyntaxError(text: string): JsonSyntaxError | undefined {
   const containers: number[] = []; // 0x7b '{' or 0x5b '['
   let i = 0;
   const fail = (reason: string): JsonSyntaxError => ({ offset: i, reason });
@@ -152,7 +152,8 @@ function findJsonSyntaxError(text: string): JsonSyntaxError | undefined {
   }
 }
 
-function lineColumn(text: string, offset: number): { line: number; column: number } {
+/** 1-based line and column (in UTF-16 code units) of `offset` in `text`. */
+export function lineColumn(text: string, offset: number): { line: number; column: number } {
   let line = 1;
   let lineStart = 0;
   for (let i = 0; i < offset && i < text.length; i++) {

@@ -6,6 +6,7 @@
 // file costs no YAML start-up.
 
 import type { PatchOp } from "../index.ts";
+import { findJsonSyntaxError, lineColumn } from "../hooks/json-input.ts";
 
 /** A problem with the patch document; `where` is "line:col" or "ops[i]" or "" (the whole file). */
 export class PatchDocumentError extends Error {
@@ -38,45 +39,13 @@ function parseJson(text: string, file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    // Engines word this differently and V8 names no position for some errors (and quotes the
-    // document, newlines included), so the place is found independently and the reason kept to
-    // its first clause: every syntax error is reported as one line with line:col.
-    const reason = (error as Error).message
-      .replace(/ at position \d+.*$/s, "")
-      .replace(/, (\.\.\.)?".*" is not valid JSON$/s, "")
-      .replace(/\s*\(line \d+ column \d+\)$/, "")
-      .replace(/\s+/g, " ");
-    const { line, column } = lineColumnOf(text, jsonErrorOffset(text));
-    throw new PatchDocumentError(file, `${line}:${column}`, `invalid JSON: ${reason}`);
+    // The engines word syntax errors differently (and JSC names no position), so the place and
+    // the reason come from the same scanner that judges the VMI JSON of a hook call.
+    const found = findJsonSyntaxError(text);
+    if (found === undefined) throw new PatchDocumentError(file, "", `invalid JSON: ${(error as Error).message.split("\n")[0]}`);
+    const { line, column } = lineColumn(text, found.offset);
+    throw new PatchDocumentError(file, `${line}:${column}`, `invalid JSON: ${found.reason}`);
   }
-}
-
-/**
- * Offset of the first character that no valid JSON document could have there: the shortest
- * prefix that is not the start of some JSON text (found by bisection; a prefix that JSON.parse
- * rejects only for ending early is a valid start). The end of the text when it is just cut short.
- */
-function jsonErrorOffset(text: string): number {
-  const isValidStart = (length: number): boolean => {
-    const prefix = text.slice(0, length);
-    try {
-      JSON.parse(prefix);
-      return true;
-    } catch (error) {
-      const message = (error as Error).message;
-      const position = /position (\d+)/.exec(message);
-      return /end of JSON input/.test(message) || (position !== null && Number(position[1]) >= prefix.length);
-    }
-  };
-  if (isValidStart(text.length)) return text.length;
-  let valid = 0;
-  let invalid = text.length;
-  while (invalid - valid > 1) {
-    const middle = (valid + invalid) >>> 1;
-    if (isValidStart(middle)) valid = middle;
-    else invalid = middle;
-  }
-  return invalid - 1;
 }
 
 async function parseYaml(text: string, file: string): Promise<unknown> {
@@ -96,18 +65,6 @@ async function parseYaml(text: string, file: string): Promise<unknown> {
     },
   });
   return document.toJS();
-}
-
-function lineColumnOf(text: string, offset: number): { line: number; column: number } {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = 0; i < offset && i < text.length; i++) {
-    if (text.charCodeAt(i) === 0x0a) {
-      line++;
-      lineStart = i + 1;
-    }
-  }
-  return { line, column: offset - lineStart + 1 };
 }
 
 function describe(value: unknown): string {
