@@ -18,19 +18,26 @@
 // elements in document order).
 //
 // Costs (bench/apply-profile.ts; the bench patch on KubeVirt's domain, Node 20, 2-core EPYC VM):
-// beyond tokenizing, apply takes ~5 µs at 8 KB and ~0.19 ms at 1 MB, of which writing the
+// beyond tokenizing, apply takes ~5 µs at 8 KB and ~0.17 ms at 1 MB, of which writing the
 // output is ~1 µs at 8 KB (outputs up to 16 KB are cut from a pooled buffer: see
-// outputBuffer) and ~0.12 ms at 1 MB (a fresh buffer, the floor of any copy of that size on
-// this machine), the selector walks ~1 µs / ~0.07 ms (1 MB: the remove's walk over ~5,400
-// <devices> children, bound by cache misses; timed around evaluate(), 2026-11-28). The
+// outputBuffer) and ~0.07-0.12 ms at 1 MB (a fresh buffer: zero-filling it ~30 µs, copying
+// the ~190 pieces ~35 µs, of which ~11 µs is the per-piece cost of set(); plus the kernel's
+// page faults when the allocator hands out memory it had returned: 0-250 faults per apply
+// depending on when the GC freed earlier outputs, ~2 µs each, see bench/apply-profile.ts's
+// faults column; with the output buffer reused, as a diagnostic only, apply at 1 MB read ~800
+// instead of ~860-900 µs), the selector walks ~1 µs / ~0.04 ms (1 MB: the remove's walk over
+// the ~4,100 <devices> children; timed around evaluate(), 2026-11-28). The
 // document's quote, needed when a fragment with attributes is written, is free when the table
 // is lent from the WASM kernel (it counts '-quoted attributes as it scans), else a count over
 // up to 1024 tokens (~0.5-1 µs at 8 KB). A whole plan.apply at 8 KB (tokenize included) is
 // ~8.8 µs (npm run bench medians 8.72-8.80 µs, four runs 12:40-12:50 UTC), of which the WASM
-// scan is ~5.3 and the loader around it ~0.3; at 1 MB ~0.88 ms, of which the scan is ~0.66 ms.
+// scan is ~5.3 and the loader around it ~0.3; at 1 MB ~0.84 ms (npm run bench medians 841-845
+// µs, three runs 13:25-13:28 UTC), of which the scan is ~0.66 ms.
 // Writing a fresh output from the pieces was also tried as one kernel call (copying the input's
 // ranges inside WASM memory, then one copy out): no faster at 64 KB or 1 MB, since the fresh
-// buffer, not the ~190 piece copies, is the cost.
+// buffer, not the ~190 piece copies, is the cost. Buffer.allocUnsafeSlow (no zero-fill; Node
+// and Bun only) was measured too: no gain that showed through the page-fault noise at 1 MB, so
+// the engine stays free of runtime-specific allocation.
 // compile() of ops seen before is ~2 µs (parsed selectors and fragments are cached by text).
 //
 // Style of what is written: see style.ts (quote, self-closing vs explicit end tags, indent,
