@@ -4,7 +4,7 @@
 //   memory   /proc/PID/status after 100 OnDefineDomain calls, one connection each (memory.ts)
 //   latency  OnDefineDomain p50/p99, new connection per call and reused (latency.ts, tinybench)
 // Runtimes: Node running the esbuild bundle (bin/domsplice), Bun running src/cli.ts, Bun's
-// `--compile --bytecode` binary (built here into build/hooks-bench/), Deno running src/cli.ts.
+// compiled binary (built here into build/hooks-bench/ with dist/domsplice's flags), Deno running src/cli.ts.
 // Beside the real server, floor probes (bench/probes/): a bare grpc-js server, a bare node:http2
 // server answering by hand (what a grpc-js-free transport could reach), on Bun a hand-written
 // HTTP/2 loop on Bun.listen (what a transport without node:http2 could reach), and on Bun the

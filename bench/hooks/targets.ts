@@ -1,12 +1,14 @@
 // What bench/hooks.ts starts, and how each runtime starts it. A *runtime* is one way the
 // sidecar can ship: Node running the esbuild bundle (bin/domsplice), Bun running the TypeScript
-// source, Bun's `--compile --bytecode` single binary, Deno running the source. A *program* is
+// source, Bun's single binary built as dist/domsplice is (scripts/build-image-artifact.mjs's
+// flags), Deno running the source. A *program* is
 // what runs: the real `domsplice serve --plugin identity`, or one of the probes in bench/probes/
 // that take the start-up apart from the outside (so the product code carries no bench hooks).
 
 import { spawnSync } from "node:child_process";
 import { existsSync, linkSync, copyFileSync, mkdirSync, statSync } from "node:fs";
 import path from "node:path";
+import { IMAGE_ARTIFACT_BUN_FLAGS } from "../../scripts/build-image-artifact.mjs";
 
 export type RuntimeName = "node" | "bun" | "bun-compiled" | "deno";
 export const RUNTIMES: readonly RuntimeName[] = ["node", "bun", "bun-compiled", "deno"];
@@ -14,7 +16,7 @@ export const RUNTIMES: readonly RuntimeName[] = ["node", "bun", "bun-compiled", 
 export const RUNTIME_LABELS: Record<RuntimeName, string> = {
   node: "Node, esbuild bundle (bin/domsplice)",
   bun: "Bun, source (bun src/cli.ts)",
-  "bun-compiled": "Bun, compiled (--compile --bytecode)",
+  "bun-compiled": "Bun, compiled as dist/domsplice",
   deno: "Deno, source (deno run -A src/cli.ts)",
 };
 
@@ -127,7 +129,9 @@ export interface CompiledBinary {
 }
 
 /**
- * `bun build --compile --bytecode` for the server (src/cli.ts) and the probes, into
+ * `bun build` with the image artifact's flags (IMAGE_ARTIFACT_BUN_FLAGS, the one list
+ * scripts/build-image-artifact.mjs builds dist/domsplice with) for the server (src/cli.ts, so its
+ * binary is dist/domsplice's twin) and the probes, into
  * build/hooks-bench/. The binary bundles what it imports (grpc-js, the engine with its embedded
  * WASM kernel), so it needs no node_modules at run time; compiledServerOutside helps prove that.
  * (Bun 1.4 refuses --outdir together with --compile, hence --outfile.)
@@ -139,7 +143,7 @@ export function compileAll(paths: Paths, programs: readonly ProgramName[]): Comp
     const started = performance.now();
     const build = spawnSync(
       paths.bun,
-      ["build", "--compile", "--bytecode", "--outfile", file, entryOf(paths, program, "bun-compiled")],
+      ["build", ...IMAGE_ARTIFACT_BUN_FLAGS, "--outfile", file, entryOf(paths, program, "bun-compiled")],
       { cwd: paths.repoRoot, encoding: "utf8" },
     );
     if (build.status !== 0) throw new Error(`bun build --compile ${program} failed:\n${build.stdout}\n${build.stderr}`);
