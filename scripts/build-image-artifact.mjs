@@ -26,7 +26,9 @@ const out = path.join(root, "dist", "domsplice");
 export const IMAGE_ARTIFACT_BUN_FLAGS = Object.freeze(["--compile", "--bytecode", "--minify", "--compile-jit-policy=100"]);
 
 // Imported (by bench:hooks) this module only lends its flags and bunBinary(); run, it builds.
-if (process.argv[1] !== undefined && existsSync(process.argv[1]) && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))) {
+// (Bundled into bench:hooks, import.meta.url is the bundle, which is also argv[1]: hence the name.)
+const self = fileURLToPath(import.meta.url);
+if (path.basename(self) === "build-image-artifact.mjs" && process.argv[1] !== undefined && existsSync(process.argv[1]) && realpathSync(process.argv[1]) === realpathSync(self)) {
   buildImageArtifact(process.argv.slice(2));
 }
 
