@@ -1,7 +1,7 @@
 // The hook server's benchmarks (issue 3, "Benchmarks"): `node scripts/bench-hooks.mjs`.
 //   ready    exec -> first answered Info call, per runtime, with the start-up taken apart by
 //            probes (bench/hooks/ready.ts, bench/probes/)
-//   memory   /proc/PID/status after 100 OnDefineDomain calls, one connection each (memory.ts)
+//   memory   /proc/PID/status 200 ms and 2 s after 100 OnDefineDomain calls, one connection each (memory.ts)
 //   latency  OnDefineDomain p50/p99, new connection per call and reused (latency.ts, tinybench)
 // Runtimes: Node running the esbuild bundle (bin/domsplice), Bun running src/cli.ts, Bun's
 // compiled binary (built here into build/hooks-bench/ with dist/domsplice's flags), Deno running src/cli.ts.
@@ -25,7 +25,7 @@ import { fileURLToPath } from "node:url";
 import { newestMtime } from "../scripts/node-bundle.mjs";
 import { onDefineDomainCall } from "./hooks/call.ts";
 import { measureLatency, type LatencyRound, type LatencyTarget } from "./hooks/latency.ts";
-import { CALLS, measureMemory, type MemorySamples } from "./hooks/memory.ts";
+import { AFTER_IDLE_MS, CALLS, measureMemory, type MemorySamples } from "./hooks/memory.ts";
 import { measureReady } from "./hooks/ready.ts";
 import { median, startUntilLine, stop, type ServerCrash } from "./hooks/processes.ts";
 import { infoOnce } from "./hooks/client.ts";
@@ -167,6 +167,7 @@ async function main(): Promise<void> {
         if (same) {
           same.idle.push(...cell.idle);
           same.afterCalls.push(...cell.afterCalls);
+          same.afterIdle.push(...cell.afterIdle);
         } else memoryCells.push(cell);
       }
       const latencyRun = await measureLatency(paths, latencyTargets, call, { rounds: 1, quick, scratch, log });
@@ -187,7 +188,7 @@ async function main(): Promise<void> {
     const memory = memoryFigures(memoryCells);
     for (const m of memory) {
       const a = m.afterCalls;
-      log(`  ${m.runtime.padEnd(13)} ${m.program.padEnd(12)} RssAnon ${(a.RssAnon / 1024).toFixed(1)} MB  RssFile ${(a.RssFile / 1024).toFixed(1)} MB  VmHWM ${(a.VmHWM / 1024).toFixed(1)} MB`);
+      log(`  ${m.runtime.padEnd(13)} ${m.program.padEnd(12)} RssAnon ${(a.RssAnon / 1024).toFixed(1)} MB (${(m.afterIdle.RssAnon / 1024).toFixed(1)} MB ${AFTER_IDLE_MS / 1000} s after)  RssFile ${(a.RssFile / 1024).toFixed(1)} MB  VmHWM ${(a.VmHWM / 1024).toFixed(1)} MB`);
     }
     const latency = latencyFigures(latencyRounds);
     for (const c of crashes) log(`CRASH ${c.runtime} ${c.program} (${c.phase}) after ${c.callsAnswered} calls, exit ${c.exit}: ${c.stderrTail.at(-1) ?? ""}`);
@@ -212,7 +213,7 @@ async function main(): Promise<void> {
         readyRoundsPerRun: rounds.ready,
         readyWarmupRoundsPerRun: rounds.warmup,
         ready: "hrtime from just before spawn to the awaited stderr line (\"serving\" / \"probe-ready\") and to the first Info answered on a new grpc-js connection; per run the median and p90 (nearest rank) over rounds that interleave all cells; reported: the median over runs of each",
-        memory: `/proc/PID/status after Info and after ${CALLS} OnDefineDomain calls (v1alpha3) with a new connection each; one server per cell per run; median over runs`,
+        memory: `/proc/PID/status after Info, and 200 ms and ${AFTER_IDLE_MS} ms after the last of ${CALLS} OnDefineDomain calls (v1alpha3) with a new connection each (the second reading after the server's own idle collection); one server per cell per run; median over runs`,
         latency: "tinybench p50/p99 per task, one Bench per run with all servers; median over runs; client @grpc/grpc-js on Node with src/hooks/codec.ts; new connection = own subchannel pool, closed after the call",
         domain: path.relative(repoRoot, call.domainFile),
         domainBytes: call.params.domainXML.length,

@@ -65,7 +65,10 @@ export interface MemoryFigure {
   rounds: number;
   /** Medians over rounds, each field in kB as /proc/PID/status reports it. */
   idle: MemoryStatus;
+  /** 200 ms after the last call. */
   afterCalls: MemoryStatus;
+  /** 2 s after the last call (bench/hooks/memory.ts AFTER_IDLE_MS): after the server's idle collection. */
+  afterIdle: MemoryStatus;
 }
 
 export interface LatencyFigure {
@@ -165,6 +168,7 @@ export function memoryFigures(cells: readonly MemorySamples[]): MemoryFigure[] {
     rounds: cell.afterCalls.length,
     idle: medianStatus(cell.idle),
     afterCalls: medianStatus(cell.afterCalls),
+    afterIdle: medianStatus(cell.afterIdle),
   }));
 }
 
@@ -200,9 +204,14 @@ export function goalsOf(breakdown: readonly Breakdown[], memory: readonly Memory
     const label = runtime === "bun" ? "Bun source" : "Bun compiled";
     const peak = server.afterCalls.VmHWM / MB;
     goals.push({ name: `peak RSS (VmHWM) after ${100} calls, ${label}`, measured: peak, unit: "MB", target: 32, met: peak <= 32 });
-    const anon = server.afterCalls.RssAnon / MB;
     const anonTarget = GO_PASST_FROM_ISSUE.RssAnonMB * 1.5;
-    goals.push({ name: `RssAnon after 100 calls, ${label} (DESIGN.md: 1.5x Go passt's 7 MB)`, measured: anon, unit: "MB", target: anonTarget, met: anon <= anonTarget });
+    for (const [when, status] of [
+      ["200 ms", server.afterCalls],
+      ["2 s", server.afterIdle],
+    ] as const) {
+      const anon = status.RssAnon / MB;
+      goals.push({ name: `RssAnon ${when} after 100 calls, ${label} (DESIGN.md: 1.5x Go passt's 7 MB)`, measured: anon, unit: "MB", target: anonTarget, met: anon <= anonTarget });
+    }
   }
   return goals;
 }

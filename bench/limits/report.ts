@@ -62,8 +62,14 @@ export function goalsOf(report: LimitsReport, target = "artifact"): Goal[] {
     {
       name: "anonymous memory (RssAnon, DESIGN.md)",
       goal: `<= ${(go.RssAnonMB * 1.5).toFixed(1)} MB (1.5 x Go's ${go.RssAnonMB})`,
-      measured: `${mb(run.memoryEnd?.RssAnon)} MB`,
+      measured: `${mb(run.memoryEnd?.RssAnon)} MB right after the last call`,
       met: (run.memoryEnd?.RssAnon ?? Infinity) / 1024 <= go.RssAnonMB * 1.5,
+    },
+    {
+      name: `anonymous memory ${SETTLE_MS / 1000} s after the last call (the sidecar waiting)`,
+      goal: `<= ${(go.RssAnonMB * 1.5).toFixed(1)} MB (1.5 x Go's ${go.RssAnonMB})`,
+      measured: `${mb(run.memorySettled?.RssAnon)} MB`,
+      met: (run.memorySettled?.RssAnon ?? Infinity) / 1024 <= go.RssAnonMB * 1.5,
     },
     {
       name: `no OOM at ${report.limits.memoryBytes} bytes, every 1 MB call answered right`,
@@ -101,9 +107,13 @@ export function limitsMarkdown(report: LimitsReport, command: string): string {
   row("1 MB call, new connection: p50 / max, ms", (r) => `${ms(r.largeCalls.p50Ms)} / ${ms(r.largeCalls.maxMs)}`, "");
   row("8 KB call, new connection: p50 / p99, ms", (r) => (r.latency ? `${ms(r.latency.p50Ms)} / ${ms(r.latency.p99Ms)} (n=${r.latency.samples})` : "–"), go.onDefineDomainP50Ms);
   row("VmHWM (peak RSS), MB", (r) => `**${mb(r.memoryEnd?.VmHWM ?? r.memoryAfterLarge?.VmHWM)}**`, `${go.VmHWMMB}`);
-  row("RssAnon after the 1 MB calls: largest after a call / after the last, MB", (r) => `${mb(r.largeCalls.maxRssAnonKb || null)} / ${mb(r.memoryAfterLarge?.RssAnon)}`, "");
-  row("RssAnon at the end (after the 8 KB calls too), MB", (r) => mb(r.memoryEnd?.RssAnon), `${go.RssAnonMB}`);
-  row(`RssAnon ${SETTLE_MS / 1000} s after the last call, MB`, (r) => mb(r.memorySettled?.RssAnon), "");
+  row(
+    `RssAnon after the 1 MB calls: largest after a call / after the last / ${SETTLE_MS / 1000} s after the last, MB`,
+    (r) => `${mb(r.largeCalls.maxRssAnonKb || null)} / ${mb(r.memoryAfterLarge?.RssAnon)} / ${mb(r.memoryAfterLargeSettled?.RssAnon)}`,
+    "",
+  );
+  row("RssAnon at the end (right after the 8 KB calls too), MB", (r) => mb(r.memoryEnd?.RssAnon), `${go.RssAnonMB}`);
+  row(`RssAnon ${SETTLE_MS / 1000} s after the last call (the sidecar waiting), MB`, (r) => mb(r.memorySettled?.RssAnon), `${go.RssAnonMB}`);
   row("RssFile at the end, MB", (r) => mb(r.memoryEnd?.RssFile), `${go.RssFileMB}`);
   row("idle after Info: RssAnon / VmHWM, MB", (r) => `${mb(r.memoryIdle?.RssAnon)} / ${mb(r.memoryIdle?.VmHWM)}`, "");
   row("cgroup peak usage, MiB", (r) => mib(r.cgroup.peakBytes), "");

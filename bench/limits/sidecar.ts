@@ -4,7 +4,9 @@
 //   large      N OnDefineDomain calls with the 1 MB domain, a new connection each, every answer
 //              compared byte for byte with the expected one; per-call time
 //   latency    OnDefineDomain p50/p99 with the 8 KB domain, a new connection per call (tinybench)
-//   memory     /proc/PID/status (VmHWM, RssAnon, RssFile) idle and at the end, and the cgroup's
+//   memory     /proc/PID/status (VmHWM, RssAnon, RssFile) idle, after the 1 MB calls (at once
+//              and SETTLE_MS later, after the sidecar's idle collection), at the end of the
+//              latency run and SETTLE_MS later, and the cgroup's
 //              own accounting (peak usage, anon/file, limit hits, OOM kills, cpu throttling)
 // A sidecar that dies or stops answering is recorded with its exit status and last stderr
 // lines, not retried: under the limits that is the finding. The cgroup is removed before
@@ -52,8 +54,10 @@ export interface SidecarRun {
   largeCalls: { requested: number; answered: number; wrong: number; p50Ms: number; maxMs: number; maxRssAnonKb: number };
   latency: { p50Ms: number; p99Ms: number; meanMs: number; samples: number } | null;
   memoryIdle: MemoryStatus | null;
-  /** After the 1 MB calls (before the latency run). */
+  /** Right after the 1 MB calls (before the latency run). */
   memoryAfterLarge: MemoryStatus | null;
+  /** SETTLE_MS after the last 1 MB call, before the latency run: what the 1 MB calls leave once the sidecar has collected. */
+  memoryAfterLargeSettled: MemoryStatus | null;
   /** At the end, after the latency run too. */
   memoryEnd: MemoryStatus | null;
   /** SETTLE_MS after the last call. */
@@ -68,6 +72,8 @@ const DEADLINE_MS = 60_000;
 /** Idle time before the last memory reading. */
 export const SETTLE_MS = 2000;
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Starts `target` in a fresh cgroup with `limits`, measures it, stops it, removes the cgroup. */
 export async function runUnderLimits(target: LimitsTarget, options: SidecarRunOptions): Promise<SidecarRun> {
   const cgroup = createCgroup(options.limits);
@@ -80,6 +86,7 @@ export async function runUnderLimits(target: LimitsTarget, options: SidecarRunOp
     latency: null,
     memoryIdle: null,
     memoryAfterLarge: null,
+    memoryAfterLargeSettled: null,
     memoryEnd: null,
     memorySettled: null,
     cgroup: undefined as unknown as CgroupUsage,
@@ -110,6 +117,8 @@ export async function runUnderLimits(target: LimitsTarget, options: SidecarRunOp
         run.largeCalls.maxRssAnonKb = Math.max(run.largeCalls.maxRssAnonKb, memoryOf(pid).RssAnon);
       }
       run.memoryAfterLarge = memoryOf(pid);
+      await sleep(SETTLE_MS);
+      run.memoryAfterLargeSettled = memoryOf(pid);
 
       if (options.small && options.latency) {
         phase = "latency";
@@ -126,7 +135,7 @@ export async function runUnderLimits(target: LimitsTarget, options: SidecarRunOp
       }
       run.memoryEnd = memoryOf(pid);
       // What the sidecar keeps while it waits for the next VM event: most of its life.
-      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      await sleep(SETTLE_MS);
       run.memorySettled = memoryOf(pid);
     } catch (error) {
       run.failure = {
