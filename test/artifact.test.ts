@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { defineDomain, prepareCloudInit } from "../src/hooks/calls.ts";
 import { HookCallError } from "../src/hooks/call-error.ts";
+import { IDLE_SHRINK_MS } from "../src/hooks/memory.ts";
 import { pluginOptions } from "../src/plugins/options.ts";
 import { loadPlugins } from "../src/plugins/registry.ts";
 import { PATCH_ANNOTATION } from "../src/plugins/annotation-patch.ts";
@@ -119,6 +120,15 @@ describe("dist/domsplice: virt-launcher and the sidecar", () => {
     for (const invocationContext of contexts) {
       assertSameBytes(await callMutateDomain(sidecar.pluginSocket, { domain: kubevirtDomain, vmi: utf8.encode(vmiJson), invocationContext }), kubevirtDomain, invocationContext);
     }
+  });
+
+  test("after an idle spell (collection, then Bun.shrink throwing compiled code away) the next calls answer the same bytes", async () => {
+    const before = await callOnDefineDomain(sidecar.socket, "v1alpha3", kubevirtDomain, utf8.encode(vmiJson));
+    await new Promise((resolve) => setTimeout(resolve, IDLE_SHRINK_MS + 300));
+    for (const version of supportedVersions) {
+      assertSameBytes(await callOnDefineDomain(sidecar.socket, version, kubevirtDomain, utf8.encode(vmiJson)), before, `after idle, ${version}`);
+    }
+    assert.equal(sidecar.child.exitCode, null, sidecar.stderr());
   });
 
   test("Shutdown: answered, then exit 0 and both sockets gone", async () => {
