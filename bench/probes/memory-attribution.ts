@@ -3,9 +3,7 @@
 // each step (idle after Info; 100 calls of the 8 KB domain; 30 calls of the 1 MB domain; each read
 // 200 ms and 2.2 s after the last call, i.e. before and after the server's idle collection) prints
 //   /proc/PID/status   RssAnon, RssFile, VmHWM
-//   /proc/PID/smaps    anonymous memory by mapping: the brk heap (glibc malloc), mappings of
-//                      >= 1 GiB reserved (JSC's WASM memory reserves its 4 GiB + guard this way),
-//                      named ones ([stack], [anon:...]), and the largest unnamed ones
+//   /proc/PID/smaps    anonymous memory by region (smapsOf: WASM memory, mimalloc arena, ...)
 //   the server's own   bun:jsc heapStats (JS heap, extra memory: ArrayBuffer stores), mimalloc's
 //   report             committed bytes, process.memoryUsage()
 //
@@ -34,14 +32,26 @@ export interface SmapsSummary {
   totalAnonKb: number;
 }
 
-/** Anonymous memory of a process by mapping, from /proc/PID/smaps. */
+const GIB_KB = 1024 * 1024;
+
+/**
+ * Anonymous memory of a process by region, from /proc/PID/smaps. Adjacent unnamed mappings are
+ * one region (a runtime reserves a range once and changes the protection of parts of it, which
+ * splits the mapping), labelled by what its shape says:
+ *   - a region with a PROT_NONE part of >= 4 GiB: a WASM linear memory (JSC reserves 4 GiB plus a
+ *     guard so that bounds checks are page faults; the rw part is the memory's current size);
+ *   - a region of 1 GiB in mimalloc's hint range (2-30 TiB): a mimalloc arena (Bun's allocator
+ *     outside the JS heap; WTF's fastMalloc and so JSC's own allocations go there too);
+ *   - a 4 GiB-aligned region of 4 GiB: a fixed reservation (JSC's Structure heap, most likely);
+ *   - rwx: JIT code.
+ */
 export function smapsOf(pid: number): SmapsSummary {
   const text = readFileSync(`/proc/${pid}/smaps`, "utf8");
-  const mappings: { sizeKb: number; anonKb: number; name: string; perms: string; inode: string }[] = [];
+  const mappings: { start: number; end: number; sizeKb: number; anonKb: number; name: string; perms: string; inode: string }[] = [];
   for (const line of text.split("\n")) {
     const header = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ (\d+)\s*(.*)$/.exec(line);
     if (header) {
-      mappings.push({ sizeKb: 0, anonKb: 0, name: header[5], perms: header[3], inode: header[4] });
+      mappings.push({ start: parseInt(header[1], 16), end: parseInt(header[2], 16), sizeKb: 0, anonKb: 0, name: header[5], perms: header[3], inode: header[4] });
       continue;
     }
     const field = /^(Size|Anonymous):\s+(\d+) kB/.exec(line);
@@ -51,23 +61,48 @@ export function smapsOf(pid: number): SmapsSummary {
       else last.anonKb = Number(field[2]);
     }
   }
+  // Unnamed anonymous mappings merged into regions.
+  const regions: { start: number; end: number; sizeKb: number; anonKb: number; perms: Set<string>; guardKb: number }[] = [];
+  for (const m of mappings) {
+    if (m.inode !== "0" || m.name !== "") continue;
+    const last = regions.at(-1);
+    const guardKb = m.perms.startsWith("---") ? m.sizeKb : 0;
+    // A region ends where one reservation evidently does: after a WASM guard, at a reservation's
+    // size, or where the next mapping starts on a 1 GiB boundary (a new aligned reservation).
+    const closed = last === undefined || last.guardKb >= 4 * GIB_KB || last.sizeKb === GIB_KB || last.sizeKb === 4 * GIB_KB || m.start % 2 ** 30 === 0;
+    if (!closed && last.end === m.start && !m.perms.includes("x") && !last.perms.has("rwxp")) {
+      last.end = m.end;
+      last.sizeKb += m.sizeKb;
+      last.anonKb += m.anonKb;
+      last.perms.add(m.perms);
+      last.guardKb = Math.max(last.guardKb, guardKb);
+    } else regions.push({ start: m.start, end: m.end, sizeKb: m.sizeKb, anonKb: m.anonKb, perms: new Set([m.perms]), guardKb });
+  }
+  const GiB = GIB_KB;
+  const labelOf = (r: (typeof regions)[number]): string => {
+    const size = r.sizeKb >= GiB ? `${(r.sizeKb / GiB).toFixed(1)} GiB` : `${(r.sizeKb / 1024).toFixed(1)} MiB`;
+    if (r.guardKb >= 4 * GiB) return `WASM linear memory (${((r.sizeKb - r.guardKb) / 1024).toFixed(1)} MiB usable + ${(r.guardKb / GiB).toFixed(1)} GiB guard)`;
+    if (r.perms.has("rwxp")) return `JIT code, rwx (${size})`;
+    const tib = r.start / 2 ** 40;
+    if (r.sizeKb === GiB && tib >= 2 && tib < 30) return "mimalloc arena (1 GiB reserved)";
+    if (r.sizeKb === 4 * GiB && r.start % (4 * 2 ** 30) === 0) return "4 GiB-aligned 4 GiB reservation (JSC Structure heap, likely)";
+    if (r.sizeKb >= 64 * 1024) return "other unnamed regions >= 64 MiB";
+    return "other unnamed regions < 64 MiB (thread stacks, small mmaps)";
+  };
   const groups: Record<string, number> = {};
   const add = (group: string, kb: number) => (groups[group] = (groups[group] ?? 0) + kb);
   for (const m of mappings) {
-    if (m.anonKb === 0) continue;
+    if (m.anonKb === 0 || (m.inode === "0" && m.name === "")) continue;
     if (m.inode !== "0") add(`file-backed, written (copy-on-write): ${path.basename(m.name)}`, m.anonKb);
     else if (m.name === "[heap]") add("[heap] (brk: glibc malloc)", m.anonKb);
-    else if (m.name !== "") add(m.name, m.anonKb);
-    else if (m.sizeKb >= 1024 * 1024) add(`unnamed mapping >= 1 GiB reserved (${(m.sizeKb / 1024 / 1024).toFixed(1)} GiB)`, m.anonKb);
-    else if (m.sizeKb >= 64 * 1024) add("unnamed mappings 64 MiB - 1 GiB", m.anonKb);
-    else if (m.sizeKb >= 4 * 1024) add("unnamed mappings 4 - 64 MiB", m.anonKb);
-    else add("unnamed mappings < 4 MiB", m.anonKb);
+    else add(m.name, m.anonKb);
   }
-  const largest = mappings
-    .filter((m) => m.anonKb > 0 && m.inode === "0")
+  for (const r of regions) if (r.anonKb > 0) add(labelOf(r), r.anonKb);
+  const largest = regions
+    .filter((r) => r.anonKb > 0)
     .sort((a, b) => b.anonKb - a.anonKb)
-    .slice(0, 10)
-    .map(({ sizeKb, anonKb, name, perms }) => ({ sizeKb, anonKb, name, perms }));
+    .slice(0, 8)
+    .map((r) => ({ sizeKb: r.sizeKb, anonKb: r.anonKb, name: labelOf(r), perms: [...r.perms].join(",") }));
   return { groups, largest, totalAnonKb: mappings.reduce((sum, m) => sum + m.anonKb, 0) };
 }
 
@@ -103,7 +138,7 @@ async function snapshot(label: string, started: Started): Promise<void> {
   };
   console.log(`\n== ${label}: RssAnon ${mb(status.RssAnon)} MB, RssFile ${mb(status.RssFile)} MB, VmHWM ${mb(status.VmHWM)} MB (smaps anonymous ${mb(smaps.totalAnonKb)} MB)`);
   for (const [group, kb] of Object.entries(smaps.groups).sort((a, b) => b[1] - a[1])) console.log(`   ${mb(kb).padStart(6)} MB  ${group}`);
-  console.log(`   largest unnamed anonymous mappings (anon/size): ${smaps.largest.map((m) => `${mb(m.anonKb)}/${m.sizeKb >= 1024 * 1024 ? `${(m.sizeKb / 1024 / 1024).toFixed(1)}G` : `${mb(m.sizeKb)}M`} ${m.perms}${m.name ? ` ${m.name}` : ""}`).join(", ")}`);
+  console.log(`   largest unnamed regions (anon MB / size): ${smaps.largest.map((m) => `${mb(m.anonKb)} / ${m.sizeKb >= 1024 * 1024 ? `${(m.sizeKb / 1024 / 1024).toFixed(1)} GiB` : `${mb(m.sizeKb)} MiB`} ${m.perms}`).join("; ")}`);
   if (own.heap) {
     console.log(
       `   JSC heap: size ${mbBytes(own.heap.heapSize)} MB, capacity ${mbBytes(own.heap.heapCapacity)} MB, extra memory ${mbBytes(own.heap.extraMemorySize)} MB, ${own.heap.objectCount} objects; mimalloc committed ${mbBytes(own.malloc!.currentCommit)} MB`,
