@@ -76,7 +76,7 @@ function layersOf(report: HooksReport): string[] {
   const lines = [
     "## Where the cost sits (Bun compiled)",
     "",
-    "Each layer's share as the difference between two floors of this run (medians; approximate). Ready = exec -> Info answered; memory = RssAnon 200 ms and 2 s after the last of the 100 calls (the floors have no idle collection of their own; the server collects after 1 s idle).",
+    "Each layer's share as the difference between two floors of this run (medians; approximate). Ready = exec -> Info answered; memory = RssAnon 200 ms and 2 s after the last of the 100 calls (the floors have no idle-time collection of their own; the server collects 100 ms after the last call and, on Bun, shrinks after 1 s: src/hooks/memory.ts).",
     "",
     "| layer | ready time, ms | RssAnon 200 ms after, MB | RssAnon 2 s after, MB |",
     "|---|---:|---:|---:|",
@@ -159,7 +159,7 @@ export function markdownOf(report: HooksReport, command: string): string {
   lines.push(
     `/proc/PID/status of the server process, MB (kB / 1024), median over ${report.memory[0]?.rounds ?? 0} runs (one server per cell per run). ` +
       "RssAnon is the pod's own memory; RssFile is the runtime binary and code in the page cache, shared by pods of the same image; VmHWM is the peak resident set. " +
-      "Read 200 ms after the last call (what the burst left) and 2 s after it (after the server's own collection once idle for 1 s, src/hooks/memory.ts: what a VM pod keeps while the sidecar waits; the floors and probes collect nothing of their own). Idle = after start and one Info call.",
+      "Read 200 ms after the last call (what the burst left) and 2 s after it (after the server's own idle-time work, src/hooks/memory.ts: a full collection 100 ms after the last call and, on Bun, Bun.shrink() after 1 s; what a VM pod keeps while the sidecar waits; the floors and probes collect nothing of their own). Idle = after start and one Info call.",
     "",
   );
   lines.push(
