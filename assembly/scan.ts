@@ -5,9 +5,10 @@
 //
 // Memory (laid out by src/xml/wasm.ts): the input at INPUT (page 1) followed by at least 16
 // bytes the SIMD loads may read past its end (those lanes are ignored); then the open-element
-// stack and the token and reference arrays, at the addresses passed to scan(). Token indices
-// are absolute (the prolog's tokens, `base` of them, come first in the caller's table), so the
-// array pointers are biased by -base and indexed exactly like the reference's TokenTable.
+// stack (1 << STACK_ENTRY_SHIFT bytes per open element) and the token and reference arrays, at
+// the addresses passed to scan(). Token indices are absolute (the prolog's tokens, `base` of
+// them, come first in the caller's table), so the array pointers are biased by -base and
+// indexed exactly like the reference's TokenTable.
 
 import { INPUT, NAME_START, NAME, INVALID, asciiClass, byteAt, isXmlChar, isNameStartChar, isNameChar, decodeUtf8 } from "./chars";
 import * as E from "./codes";
@@ -59,6 +60,12 @@ const LS: i32 = 0x73;
 const LT_: i32 = 0x74;
 const LU: i32 = 0x75;
 const LX: i32 = 0x78;
+
+/**
+ * Bytes per open element on the stack at stackPtr (src/xml/wasm.ts sizes the area by it): its
+ * start tag's token index, the offset of its name and the name's length, then 4 unused.
+ */
+const STACK_ENTRY_SHIFT: usize = 4;
 
 // ---- result and table state (module globals, read back by the loader) ----
 
@@ -230,7 +237,7 @@ function skipSpecialChar(p: i32, n: i32): i32 {
 // v128.const in registers at every use (three instructions each), a global is one load.
 const SPLATS: usize = memory.data<u8>([
   0x3c, 0x26, 0x5d, 0x0a, 0x09, 0x0d, 0x20, 0x1f, 0x9a, 0x50, 0x8b, 0x53, 0x82, 0x5f, 0x22, 0x27,
-  0x3d,
+  0x3d, 0x3e,
 ]);
 let vLT: v128 = i64x2.splat(0);
 let vQUOT: v128 = i64x2.splat(0);
@@ -249,6 +256,7 @@ let vPunctBias: v128 = i64x2.splat(0);
 let vPunctLimit: v128 = i64x2.splat(0);
 let vUnderscore: v128 = i64x2.splat(0);
 let vEQ: v128 = i64x2.splat(0);
+let vGT: v128 = i64x2.splat(0);
 
 // @ts-ignore: decorator
 @inline function splatAt(k: i32): v128 {
@@ -273,6 +281,7 @@ function initSplats(): void {
   vQUOT = splatAt(14);
   vAPOS = splatAt(15);
   vEQ = splatAt(16);
+  vGT = splatAt(17);
 }
 
 // ---- SIMD fast-forward runs ----
@@ -329,6 +338,17 @@ function skipRunTo(i: i32, n: i32, stop: i32): i32 {
 }
 
 /**
+ * Bit k set when byte k of `v` is an ASCII letter or '_': the usual attribute name's bytes, half
+ * the work of nameLanes. A name with other bytes (digits, '-', '.', ':') stops early at one, not
+ * at its '=', and so takes the exact path.
+ */
+// @ts-ignore: decorator
+@inline function letterLanes(v: v128): i32 {
+  const letter = i8x16.lt_s(i8x16.add(v128.or(v, vSpace), vLetterBias), vLetterLimit);
+  return i8x16.bitmask(v128.or(letter, i8x16.eq(v, vUnderscore)));
+}
+
+/**
  * End of the XML Name starting at `i`, or `i` when none starts there (never fails; the caller
  * judges what follows). ASCII name characters are consumed 16 at a time.
  */
@@ -373,6 +393,27 @@ function skipRunTo(i: i32, n: i32, stop: i32): i32 {
     }
   }
   return i;
+}
+
+/**
+ * scanName for a name that usually starts with a letter or '_' and ends inside 16 bytes at an
+ * ASCII byte (tag names): one vector and its name-lane mask give the end, without the class
+ * table lookup of the first byte; anything else goes to scanName, which gives the same result.
+ * (An ASCII byte from 'A' on is a name character exactly when it is a name start character.)
+ */
+// @ts-ignore: decorator
+@inline function scanLetterName(i: i32, n: i32): i32 {
+  if (i + 16 <= n) {
+    const c = byteAt(i);
+    if (<u32>(c - UA) < <u32>(0x80 - UA)) {
+      const v = v128.load(<usize>i, INPUT);
+      const names = nameLanes(v);
+      if ((names & 1) == 0) return i;
+      const stop = ~names & (names + 1);
+      if (stop < 0x10000 && (i8x16.bitmask(v) & stop) == 0) return i + ctz(stop);
+    }
+  }
+  return scanName(i, n);
 }
 
 /**
@@ -541,7 +582,7 @@ function scanTrailingSpace(i: i32, n: i32): i32 {
 
 // @ts-ignore: decorator
 @inline function scanStartTag(i: i32, n: i32, tagIdx: i32): i32 {
-  const nameEnd = scanName(i + 1, n);
+  const nameEnd = scanLetterName(i + 1, n);
   if (nameEnd == i + 1) return failAt(i + 1, n, E.ExpectedName, i);
   setMid(tagIdx, nameEnd);
   let j = nameEnd;
@@ -567,8 +608,10 @@ function scanTrailingSpace(i: i32, n: i32): i32 {
     let attrNameEnd = 0;
     // The usual attribute, `name="value"` starting a 16-byte window, read from one vector:
     // where the name ends, that '=' and a quote follow at once, and where the value closes or
-    // that nothing in the rest of the window stops it. Anything else (or any doubt) takes the
-    // byte-by-byte path below, which gives the same offsets. `valueEnd` is the offset after
+    // that nothing in the rest of the window stops it. Names of letters and '_' only (what
+    // libvirt writes): testing those lanes is half the work of nameLanes, and a name with
+    // another byte stops at it, not at a '=', so it takes the exact path. Anything else (or any
+    // doubt) takes the byte-by-byte path below, which gives the same offsets. `valueEnd` is the offset after
     // the closing quote when the value closes inside the window; `valueFrom` is the window's
     // end when the value runs on past it with nothing to stop at before (its scan resumes
     // there); both 0 otherwise.
@@ -581,9 +624,12 @@ function scanTrailingSpace(i: i32, n: i32): i32 {
     let valueEnd = 0;
     let valueFrom = 0;
     let valueQuote = 0;
-    if (j + 16 <= n && c < 0x80 && (asciiClass(c) & NAME_START) != 0) {
+    // `c` from 'A' on: a letter or '_' takes the window, and so may any other byte there (a
+    // lane that is no letter stops the name at once, and the exact path judges it), which
+    // spares the class table lookup of `c` before the vector load.
+    if (j + 16 <= n && c >= UA) {
       const v = v128.load(<usize>j, INPUT);
-      const names = nameLanes(v);
+      const names = letterLanes(v);
       // The lowest lane that is not a name byte, as a bit (1 << 16 when all 16 are): lane
       // tests below are ANDs with it and with its neighbour, no shift by a lane number.
       const stopBit = ~names & (names + 1);
@@ -621,9 +667,6 @@ function scanTrailingSpace(i: i32, n: i32): i32 {
             valueFrom = j + 16;
           }
         }
-      } else if (names != 0xffff && (i8x16.bitmask(v) & stopBit) == 0) {
-        // The name ends inside the window at an ASCII byte (one >= 0x80 may continue it).
-        attrNameEnd = j + ctz(stopBit);
       }
     }
     if (attrNameEnd == 0) attrNameEnd = scanName(j, n);
@@ -677,14 +720,30 @@ function scanTrailingSpace(i: i32, n: i32): i32 {
 }
 
 // @ts-ignore: decorator
-@inline function scanEndTag(i: i32, n: i32, openIdx: i32): i32 {
+@inline function scanEndTag(i: i32, n: i32, open: usize): i32 {
+  // The open element's stack entry: its token, name offset and name length side by side, so
+  // that all three are one load away (not the token's start and mid, loads that wait for the
+  // token index).
+  const openIdx = load<i32>(open);
+  const openStart = load<i32>(open, 4) - 1;
+  const openNameLength = load<i32>(open, 8);
   const nameStart = i + 2;
-  const openStart = tStart(openIdx);
-  const openNameLength = tMid(openIdx) - (openStart + 1);
   let nameEnd = nameStart + openNameLength;
   // The most usual case of all: the open element's name and '>' at once (every end tag of the
   // bench inputs). scanName would stop at that '>' too, and skipSpace would not move.
-  if (nameEnd < n && byteAt(nameEnd) == GT && sameBytes(openStart + 1, nameStart, openNameLength)) {
+  // Names shorter than 16 bytes (all but a few): both names and the '>' from one vector
+  // compare each, without sameBytes's branch on the length (names of up to 8 bytes and longer
+  // ones alternate in libvirt XML: <interface>, <controller> among <disk>, <source>).
+  if (openNameLength < 16 && nameEnd < n) {
+    const lenBit = 1 << openNameLength;
+    const b = v128.load(<usize>nameStart, INPUT);
+    const same = i8x16.bitmask(i8x16.eq(v128.load(<usize>(openStart + 1), INPUT), b)) | -lenBit;
+    if ((same & 0xffff) == 0xffff && (i8x16.bitmask(i8x16.eq(b, vGT)) & lenBit) != 0) {
+      const endIdx = push(K_END, i, nameEnd + 1, nameEnd, openIdx);
+      setLink(openIdx, endIdx);
+      return nameEnd + 1;
+    }
+  } else if (nameEnd < n && byteAt(nameEnd) == GT && sameBytes(openStart + 1, nameStart, openNameLength)) {
     const endIdx = push(K_END, i, nameEnd + 1, nameEnd, openIdx);
     setLink(openIdx, endIdx);
     return nameEnd + 1;
@@ -869,7 +928,7 @@ export function scan(
   let i = from;
   while (true) {
     if (i >= n) {
-      if (depth > 0) return result(E.UnclosedElement, n, tStart(load<i32>(stackPtr + (<usize>(depth - 1) << 2))));
+      if (depth > 0) return result(E.UnclosedElement, n, tStart(load<i32>(stackPtr + (<usize>(depth - 1) << STACK_ENTRY_SHIFT))));
       break;
     }
     const c = byteAt(i);
@@ -878,8 +937,16 @@ export function scan(
         failTokens(i);
         break;
       }
-      const end = depth > 0 ? scanText(i, n) : scanTrailingSpace(i, n);
-      if (end < 0) break;
+      // The usual text, indentation (spaces and line feeds) up to a '<' inside 16 bytes, from
+      // one vector at any depth (after the root, scanTrailingSpace would accept it too).
+      const v = v128.load(<usize>i, INPUT);
+      const lt = i8x16.bitmask(i8x16.eq(v, vLT));
+      const ltBit = lt & -lt;
+      let end = i + ctz(lt);
+      if (lt == 0 || end >= n || (~i8x16.bitmask(v128.or(i8x16.eq(v, vSpace), i8x16.eq(v, vLF))) & (ltBit - 1)) != 0) {
+        end = depth > 0 ? scanText(i, n) : scanTrailingSpace(i, n);
+        if (end < 0) break;
+      }
       push(K_TEXT, i, end, 0, -1);
       i = end;
       continue;
@@ -893,7 +960,7 @@ export function scan(
         failTokens(i);
         break;
       }
-      next = scanEndTag(i, n, load<i32>(stackPtr + (<usize>(depth - 1) << 2)));
+      next = scanEndTag(i, n, stackPtr + (<usize>(depth - 1) << STACK_ENTRY_SHIFT));
       if (next >= 0) depth--;
     } else if (c1 == QUESTION) {
       if (count >= tokenLimit) {
@@ -940,7 +1007,10 @@ export function scan(
           root = tagIdx;
         }
         if (tKind(tagIdx) == K_START) {
-          store<i32>(stackPtr + (<usize>depth << 2), tagIdx);
+          const entry = stackPtr + (<usize>depth << STACK_ENTRY_SHIFT);
+          store<i32>(entry, tagIdx);
+          store<i32>(entry, i + 1, 4);
+          store<i32>(entry, tMid(tagIdx) - (i + 1), 8);
           depth++;
         }
       }

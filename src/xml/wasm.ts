@@ -50,6 +50,8 @@ const INPUT = 65536;
 const PACK_BELOW_TOKENS = 16384;
 /** Bytes after the input that the kernel's 16-byte loads may touch. */
 const PADDING = 16;
+/** Bytes per open element on the kernel's stack (assembly/scan.ts STACK_ENTRY_SHIFT). */
+const STACK_ENTRY_BYTES = 16;
 const PAGE = 65536;
 /** The kernel's "token area full" code (assembly/codes.ts NeedRoom). */
 const NEED_ROOM = 100;
@@ -173,7 +175,7 @@ export function scanBodyWasm(
     const capacity = base + tokenCapacity;
     let at = INPUT + inputArea;
     const stackPtr = at;
-    at = align16(at + 4 * (Math.min(limits.maxDepth, Math.floor(inputArea / 3) + 1) + 1));
+    at = align16(at + STACK_ENTRY_BYTES * (Math.min(limits.maxDepth, Math.floor(inputArea / 3) + 1) + 1));
     const kindPtr = at;
     at = align16(at + capacity);
     const startPtr = at;
