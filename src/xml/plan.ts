@@ -30,9 +30,9 @@
 // document's quote, needed when a fragment with attributes is written, is free when the table
 // is lent from the WASM kernel (it counts '-quoted attributes as it scans), else a count over
 // up to 1024 tokens (~0.5-1 µs at 8 KB). A whole plan.apply at 8 KB (tokenize included) is
-// ~8.8 µs (npm run bench medians 8.72-8.80 µs, four runs 12:40-12:50 UTC), of which the WASM
-// scan is ~5.3 and the loader around it ~0.3; at 1 MB ~0.84 ms (npm run bench medians 841-845
-// µs, three runs 13:25-13:28 UTC), of which the scan is ~0.66 ms.
+// ~8.0 µs (npm run bench medians 7.93-8.32 µs, six runs 17:35-17:45 UTC), of which the WASM
+// scan is ~4.6 and the loader around it ~0.3; at 1 MB ~0.74-0.79 ms (medians of the three
+// undisturbed runs of those seven), of which the scan is ~0.57 ms.
 // Writing a fresh output from the pieces was also tried as one kernel call (copying the input's
 // ranges inside WASM memory, then one copy out): no faster at 64 KB or 1 MB, since the fresh
 // buffer, not the ~190 piece copies, is the cost. Buffer.allocUnsafeSlow (no zero-fill; Node
