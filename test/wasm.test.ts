@@ -349,6 +349,26 @@ describe("WASM kernel's one-vector paths agree at every offset of their 16-byte 
       }
     }
   });
+
+  test("empty elements written <x></x> (the end tag read with the start tag): names of 1-17 bytes, matching or not", () => {
+    for (let nameLength = 1; nameLength <= 17; nameLength++) {
+      const name = "abcdefghijklmnopq".slice(0, nameLength);
+      for (const close of [">", " >", "\n>", "x>", "", "é>", "/>", ":>"]) {
+        for (const other of [name, name.slice(0, -1), name + "b", name.slice(0, -1) + "Z"]) {
+          for (const open of [`<${name}>`, `<${name} a="1">`, `<${name}  b='2' >`]) {
+            const element = `${open}</${other}${close}`;
+            for (const doc of [element, `<r>${element}</r>`, `<r>${element}<s></s>t</r>`]) {
+              assertAgree(encoder.encode(doc), 0, DEFAULT_LIMITS, 2, `empty element ${JSON.stringify(doc)}`);
+            }
+          }
+        }
+      }
+    }
+    // The token limit falls before, on or after such an end tag.
+    for (let maxTokens = 1; maxTokens <= 7; maxTokens++) {
+      assertAgree(encoder.encode(`<r><a b="1"></a><c></c></r>`), 0, { ...DEFAULT_LIMITS, maxTokens }, 0, `maxTokens ${maxTokens}`);
+    }
+  });
 });
 
 test("ScanError numbers in assembly/codes.ts equal src/xml/errors.ts", () => {
