@@ -8,16 +8,10 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import process from "node:process";
 import { Buffer } from "node:buffer";
+import { FileError } from "./usage.ts";
 
-/** A file that could not be read or written; the message is one line, prefixed by the file. */
-export class FileError extends Error {
-  constructor(
-    readonly file: string,
-    readonly reason: string,
-  ) {
-    super(`${file}: ${reason}`);
-  }
-}
+/** A file that could not be read or written (defined in usage.ts, which cli.ts loads for every command). */
+export { FileError };
 
 /** "no such file or directory" from "ENOENT: no such file or directory, open 'x'". */
 function reasonOf(error: unknown): string {

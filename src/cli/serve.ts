@@ -11,7 +11,7 @@ import { logRecord, stderrLog } from "../hooks/log.ts";
 import { knownPluginNames, loadPlugins, UnknownPluginError } from "../plugins/registry.ts";
 import { PluginOptionError, pluginOptions } from "../plugins/options.ts";
 import { PluginError } from "../plugins/types.ts";
-import { EXIT_BAD_INPUT, EXIT_BUG, EXIT_OK, parseCommandArgs, printError, UsageError } from "./usage.ts";
+import { EXIT_BAD_INPUT, EXIT_BUG, EXIT_OK, guardStdout, parseCommandArgs, printError, UsageError } from "./usage.ts";
 
 /** Where KubeVirt mounts a hook sidecar's socket directory (its own, per sidecar). */
 export const HOOK_SOCKET_DIRECTORY = "/var/run/kubevirt-hooks";
@@ -90,6 +90,7 @@ export async function runServe(args: string[]): Promise<number> {
     false,
   );
   if (values.help) {
+    guardStdout();
     process.stdout.write(SERVE_HELP);
     return EXIT_OK;
   }

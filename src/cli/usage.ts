@@ -19,6 +19,31 @@ export class UsageError extends Error {
   }
 }
 
+/** A file that could not be read or written; the message is one line, prefixed by the file. */
+export class FileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {
+    super(`${file}: ${reason}`);
+  }
+}
+
+let stdoutGuarded = false;
+
+/**
+ * A reader that goes away (`domsplice patch ... | head`) is not an error of ours: EPIPE on
+ * stdout is ignored. Called before a command writes to stdout (once is enough); not touched
+ * otherwise, as creating the stream costs Bun ~1 ms of start-up.
+ */
+export function guardStdout(): void {
+  if (stdoutGuarded) return;
+  stdoutGuarded = true;
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+  });
+}
+
 /** Every failure is reported as exactly one line on stderr. */
 export function printError(line: string): void {
   process.stderr.write(line + "\n");

@@ -28,7 +28,15 @@ function withoutLevelAndMsg(line: LogLine): Record<string, unknown> {
   return rest;
 }
 
-/** Writes each record as one JSON line on stderr. */
-export const stderrLog: LogSink = (record) => {
-  process.stderr.write(JSON.stringify(record) + "\n");
-};
+/**
+ * Writes each record as one JSON line on stderr. On Bun through console.error, which writes
+ * to fd 2 at once and in order with process.stderr (a lone string argument is written as is):
+ * creating process.stderr's stream on a pipe, as a container's stderr is, costs Bun 2-3 ms,
+ * which the sidecar's first line would otherwise wait for (bench/probes/ready-marks.ts).
+ */
+export const stderrLog: LogSink =
+  typeof (globalThis as { Bun?: unknown }).Bun === "object"
+    ? (record) => console.error(JSON.stringify(record))
+    : (record) => {
+        process.stderr.write(JSON.stringify(record) + "\n");
+      };

@@ -24,7 +24,6 @@ import {
 } from "./calls.ts";
 import { InfoResultCodec, ShutdownResultCodec } from "./codec.ts";
 import { logRecord, stderrLog, type LogLine, type LogSink } from "./log.ts";
-import { collectAfterCall } from "./memory.ts";
 import { identifySocketFile, prepareSocketPath, removeSocketFile, SocketError, type SocketFile } from "./socket.ts";
 
 /** Largest message either way (documented in the README); bigger -> RESOURCE_EXHAUSTED. */
@@ -223,6 +222,24 @@ async function serveOn(grpc: typeof Grpc, socket: string, methods: readonly Meth
     });
   });
   return { server, file: await identifySocketFile(socket) };
+}
+
+type Memory = typeof import("./memory.ts");
+let memory: Memory | undefined;
+let memoryLoading: Promise<Memory> | undefined;
+
+/**
+ * memory.ts's collections after a call (collectAfterCall), the module loaded after the first
+ * call has been answered rather than at start-up (its node:v8 and node:vm cost Bun ~0.5 ms of
+ * the ready time), and out of the answer's way: a turn of the event loop later.
+ */
+function collectAfterCall(bytes: number): void {
+  if (memory !== undefined) return memory.collectAfterCall(bytes);
+  memoryLoading ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => import("./memory.ts"));
+  void memoryLoading.then((loaded) => {
+    memory = loaded;
+    loaded.collectAfterCall(bytes);
+  });
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {
