@@ -585,3 +585,28 @@ describe("values and strings at the edges", () => {
     );
   });
 });
+
+describe("many edits in one document", () => {
+  // Splices are sorted by an insertion sort with a budget, then Array#sort (plan.ts sortSplices):
+  // edits collected far out of document order take the fallback.
+  const n = 60;
+  const doc = `<r>\n${Array.from({ length: n }, (_, i) => `  <e i="${i}"><f/><g/></e>\n`).join("")}</r>\n`;
+  test("attribute edits made in reverse document order", () => {
+    const ops: PatchOp[] = [];
+    for (let i = n - 1; i >= 0; i--) ops.push({ op: "set", path: `/r/e[@i='${i}']/@a`, value: `${i}` });
+    const expected = `<r>\n${Array.from({ length: n }, (_, i) => `  <e i="${i}" a="${i}"><f/><g/></e>\n`).join("")}</r>\n`;
+    assert.equal(patch(doc, ops), expected);
+  });
+  test("removals interleaved with edits of what is left, the last step walked for each parent", () => {
+    const ops: PatchOp[] = [
+      { op: "remove", path: "/r/e/g" },
+      { op: "set", path: "/r/e/f/@x", value: "1" },
+      { op: "remove", path: "/r/e/f[@x='1']" },
+      { op: "set", path: "/r/e/f/@y", value: "2", optional: true },
+      { op: "add", path: "/r/e[@i='3']", xml: "<h/>" },
+      { op: "set", path: "/r/e/h/@z", value: "3" },
+    ];
+    const expected = `<r>\n${Array.from({ length: n }, (_, i) => `  <e i="${i}">${i === 3 ? `<h z="3"/>` : ""}</e>\n`).join("")}</r>\n`;
+    assert.equal(patch(doc, ops), expected);
+  });
+});

@@ -447,8 +447,19 @@ class Evaluator {
       if (last || this.everyStep) this.out.push({ view, element: i, parentView, parent, steps: want });
       if (childWant !== 0) {
         if (k === 7 /* StartTag */) {
-          if (childName !== null) this.walkPlain(view, i, view, i + 1, close, childWant, childName);
-          else this.walk(view, i, view, i + 1, close, childWant);
+          if (childName === null) this.walk(view, i, view, i + 1, close, childWant);
+          else if (childWant === this.lastBit && !this.everyStep) {
+            // The last step, plain (the <rom> children of each of the 180 <interface> elements
+            // at 1 MB): its loop here, without a call and walkPlain's setup per parent.
+            const childFirst = childName[0];
+            for (let c = i + 1; ; ) {
+              c = nextChildNamed(kind, link, start, bytes, c, close, childFirst);
+              if (c >= close) break;
+              const ck = kind[c];
+              if ((dead === null || dead[c] !== 1) && namedAt(bytes, start[c] + 1, childName)) this.out.push({ view, element: c, parentView: view, parent: i, steps: childWant });
+              c = (ck === 7 /* StartTag */ ? link[c] : c) + 1;
+            }
+          } else this.walkPlain(view, i, view, i + 1, close, childWant, childName);
         }
         const fragments = view.childFragments(i);
         if (fragments !== null) {
@@ -587,14 +598,21 @@ function hasPositionPredicate(step: Step): boolean {
  * ~39 µs as a loop inside walkPlain, ~29 µs through this (bundled, Node 20, 2026-11-28).
  */
 function nextChildNamed(kind: Uint8Array, link: Int32Array, start: Uint32Array, bytes: Uint8Array, from: number, to: number, first: number): number {
-  for (let i = from; i < to; ) {
-    const k = kind[i];
-    if (k !== 7 /* StartTag */ && k !== 8 /* EmptyTag */) {
-      i++;
-      continue;
+  let i = from;
+  while (i < to) {
+    let k = kind[i];
+    // Indentation text before the next element, the common case: stepped over without a round.
+    if (k === 6 /* Text */) {
+      if (++i >= to) break;
+      k = kind[i];
     }
-    if (bytes[start[i] + 1] === first) return i;
-    i = (k === 7 /* StartTag */ ? link[i] : i) + 1;
+    if (k === 7 /* StartTag */) {
+      if (bytes[start[i] + 1] === first) return i;
+      i = link[i] + 1;
+    } else if (k === 8 /* EmptyTag */) {
+      if (bytes[start[i] + 1] === first) return i;
+      i++;
+    } else i++;
   }
   return to;
 }
