@@ -3,7 +3,7 @@
 // (the next thing to cut) stands out.
 
 import { GO_PASST_FROM_ISSUE, type Breakdown, type Goal, type LatencyFigure, type MemoryFigure, type ReadyFigure } from "./summary.ts";
-import { IMAGE_ARTIFACT_BUN_FLAGS } from "../../scripts/build-image-artifact.mjs";
+import { IMAGE_ARTIFACT_BUN_FLAGS, LAZY_BUILTINS } from "../../scripts/build-image-artifact.mjs";
 import { RUNTIME_LABELS, type ProgramName, type RuntimeName } from "./targets.ts";
 import type { CompiledBinary } from "./targets.ts";
 import type { ServerCrash } from "./processes.ts";
@@ -222,7 +222,7 @@ export function markdownOf(report: HooksReport, command: string): string {
   for (const g of report.goals) lines.push(`| ${g.name} | ${g.measured.toFixed(1)} ${g.unit} | <= ${g.target.toFixed(1)} ${g.unit} | ${g.met ? "yes" : "**no**"} |`);
 
   lines.push("", "## Compiled binaries", "");
-  lines.push(`\`bun build ${IMAGE_ARTIFACT_BUN_FLAGS.join(" ")} --outfile build/hooks-bench/<name> <entry>\`, the flags scripts/build-image-artifact.mjs builds dist/domsplice with (built by the benchmark; the server binary is checked to serve Info from a directory outside the checkout, so it embeds what it needs):`, "");
+  lines.push(`\`bun build ${IMAGE_ARTIFACT_BUN_FLAGS.join(" ")} --outfile build/hooks-bench/<name> <entry>\` with grpc-js's requires of ${LAZY_BUILTINS.join(", ")} made lazy: the build scripts/build-image-artifact.mjs makes dist/domsplice with (compileExecutable; built by the benchmark; the server binary is checked to serve Info from a directory outside the checkout, so it embeds what it needs):`, "");
   lines.push("| program | size | build time |", "|---|---:|---:|");
   for (const c of report.compiled) lines.push(`| ${PROGRAM_LABELS[c.program]} | ${(c.bytes / 2 ** 20).toFixed(1)} MiB | ${(c.buildMs / 1000).toFixed(1)} s |`);
   lines.push("");

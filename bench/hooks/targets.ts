@@ -5,10 +5,9 @@
 // what runs: the real `domsplice serve --plugin identity`, or one of the probes in bench/probes/
 // that take the start-up apart from the outside (so the product code carries no bench hooks).
 
-import { spawnSync } from "node:child_process";
 import { existsSync, linkSync, copyFileSync, mkdirSync, statSync } from "node:fs";
 import path from "node:path";
-import { IMAGE_ARTIFACT_BUN_FLAGS } from "../../scripts/build-image-artifact.mjs";
+import { compileExecutable } from "../../scripts/build-image-artifact.mjs";
 
 export type RuntimeName = "node" | "bun" | "bun-compiled" | "deno";
 export const RUNTIMES: readonly RuntimeName[] = ["node", "bun", "bun-compiled", "deno"];
@@ -129,24 +128,19 @@ export interface CompiledBinary {
 }
 
 /**
- * `bun build` with the image artifact's flags (IMAGE_ARTIFACT_BUN_FLAGS, the one list
- * scripts/build-image-artifact.mjs builds dist/domsplice with) for the server (src/cli.ts, so its
- * binary is dist/domsplice's twin) and the probes, into
- * build/hooks-bench/. The binary bundles what it imports (grpc-js, the engine with its embedded
- * WASM kernel), so it needs no node_modules at run time; compiledServerOutside helps prove that.
- * (Bun 1.4 refuses --outdir together with --compile, hence --outfile.)
+ * compileExecutable() of scripts/build-image-artifact.mjs, the one build of dist/domsplice (its
+ * Bun.build options, IMAGE_ARTIFACT_BUN_FLAGS as the command line spells them, and its grpc-js
+ * lazy-builtins plugin), for the server (src/cli.ts, so its binary is dist/domsplice's twin) and
+ * the probes, into build/hooks-bench/. The binary bundles what it imports (grpc-js, the engine
+ * with its embedded WASM kernel), so it needs no node_modules at run time; compiledServerOutside
+ * helps prove that.
  */
 export function compileAll(paths: Paths, programs: readonly ProgramName[]): CompiledBinary[] {
   mkdirSync(paths.compiledDir, { recursive: true });
   return programs.filter((program) => runsOn(program, "bun-compiled")).map((program) => {
     const file = compiledBinary(paths, program);
     const started = performance.now();
-    const build = spawnSync(
-      paths.bun,
-      ["build", ...IMAGE_ARTIFACT_BUN_FLAGS, "--outfile", file, entryOf(paths, program, "bun-compiled")],
-      { cwd: paths.repoRoot, encoding: "utf8" },
-    );
-    if (build.status !== 0) throw new Error(`bun build --compile ${program} failed:\n${build.stdout}\n${build.stderr}`);
+    compileExecutable(entryOf(paths, program, "bun-compiled"), file);
     return { program, file, bytes: statSync(file).size, buildMs: performance.now() - started };
   });
 }

@@ -1,23 +1,22 @@
 // Builds a probe executable for bench/probes/ready-marks.ts: src/ copied to a temporary
 // directory, performance.now() marks inserted at the module and step boundaries of `serve`'s
 // start (a list in globalThis.__m, printed in the "serving" line and the first call's log line),
-// then compiled as dist/domsplice is (IMAGE_ARTIFACT_BUN_FLAGS), plus any extra bun flags given.
+// then compiled as dist/domsplice is (compileExecutable of scripts/build-image-artifact.mjs).
 // The product code carries no marks; each insertion names the text it goes after, and the build
 // stops if that text is gone (update the list with the code).
 //
-// Usage: node bench/probes/ready-marks-build.mjs OUT [BUN_FLAG...]
+// Usage: node bench/probes/ready-marks-build.mjs OUT
 
-import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { IMAGE_ARTIFACT_BUN_FLAGS, bunBinary } from "../../scripts/build-image-artifact.mjs";
+import { compileExecutable } from "../../scripts/build-image-artifact.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const [out, ...extraFlags] = process.argv.slice(2);
+const [out] = process.argv.slice(2);
 if (out === undefined) {
-  console.error("Usage: node bench/probes/ready-marks-build.mjs OUT [BUN_FLAG...]");
+  console.error("Usage: node bench/probes/ready-marks-build.mjs OUT");
   process.exit(2);
 }
 
@@ -63,11 +62,7 @@ try {
   edited.set("src/cli.ts", `import "./ready-mark-start.ts";\n${text("src/cli.ts")}`);
   // The marks' own first call per step pushes into a global the TypeScript types do not know.
   for (const [file, source] of edited) writeFileSync(path.join(scratch, file), file.endsWith(".ts") ? `// @ts-nocheck\n${source}` : source);
-  const result = spawnSync(bunBinary(), ["build", ...IMAGE_ARTIFACT_BUN_FLAGS, ...extraFlags, "--outfile", path.resolve(out), path.join(scratch, "src/cli.ts")], {
-    cwd: scratch,
-    stdio: "inherit",
-  });
-  if (result.status !== 0) process.exit(result.status ?? 1);
+  compileExecutable(path.join(scratch, "src/cli.ts"), path.resolve(out));
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
