@@ -222,7 +222,7 @@ export function markdownOf(report: HooksReport, command: string): string {
   for (const g of report.goals) lines.push(`| ${g.name} | ${g.measured.toFixed(1)} ${g.unit} | <= ${g.target.toFixed(1)} ${g.unit} | ${g.met ? "yes" : "**no**"} |`);
 
   lines.push("", "## Compiled binaries", "");
-  lines.push(`\`bun build ${IMAGE_ARTIFACT_BUN_FLAGS.join(" ")} --outfile build/hooks-bench/<name> <entry>\` with grpc-js's requires of ${LAZY_BUILTINS.join(", ")} made lazy: the build scripts/build-image-artifact.mjs makes dist/domsplice with (compileExecutable; built by the benchmark; the server binary is checked to serve Info from a directory outside the checkout, so it embeds what it needs):`, "");
+  lines.push(`\`bun build ${IMAGE_ARTIFACT_BUN_FLAGS.join(" ")} --outfile build/hooks-bench/<name> <entry>\` with grpc-js's requires of ${LAZY_BUILTINS.join(", ")} and its server modules' links to its client made lazy: the build scripts/build-image-artifact.mjs makes dist/domsplice with (compileExecutable; built by the benchmark; the server binary is checked to serve Info from a directory outside the checkout, so it embeds what it needs):`, "");
   lines.push("| program | size | build time |", "|---|---:|---:|");
   for (const c of report.compiled) lines.push(`| ${PROGRAM_LABELS[c.program]} | ${(c.bytes / 2 ** 20).toFixed(1)} MiB | ${(c.buildMs / 1000).toFixed(1)} s |`);
   lines.push("");

@@ -5,7 +5,8 @@
 // is a function of calls.ts from request bytes to response bytes (or a HookCallError), and
 // grpc-js is told to pass messages through untouched (the codec runs inside calls.ts, so an
 // undecodable message is INVALID_ARGUMENT instead of grpc-js's INTERNAL). grpc-js is loaded
-// here, on demand, so `domsplice patch` and `check` never pay for it.
+// here, on demand, so `domsplice patch` and `check` never pay for it, and only its server
+// (loadGrpcServer below).
 
 import process from "node:process";
 import { Buffer } from "node:buffer";
@@ -79,9 +80,35 @@ interface Callback {
   readonly answer: Answer;
 }
 
+/** What the server uses of grpc-js. */
+interface GrpcServer {
+  readonly Server: typeof Grpc.Server;
+  readonly ServerCredentials: typeof Grpc.ServerCredentials;
+}
+
+/**
+ * grpc-js's Server and ServerCredentials from their own modules, not the package's index: the
+ * index also loads the whole client stack and sets up its resolvers and load balancers. The
+ * server needs one resolver, for the "unix:" addresses it binds (resolver-uds's setup(), which
+ * the index would have called). The paths are grpc-js's build layout (the package has no
+ * "exports" map; test/hook-server.test.ts serves through them on Node, Bun and Deno). In
+ * dist/domsplice, whose build also makes the server modules' links to the client stack lazy
+ * (scripts/build-image-artifact.mjs), the client stack is then never loaded: ~1 ms less ready
+ * time (bench/probes/ready-builds.ts); elsewhere the server modules still load it.
+ */
+async function loadGrpcServer(): Promise<GrpcServer> {
+  const [{ Server }, { ServerCredentials }, uds] = await Promise.all([
+    import("@grpc/grpc-js/build/src/server.js"),
+    import("@grpc/grpc-js/build/src/server-credentials.js"),
+    import("@grpc/grpc-js/build/src/resolver-uds.js"),
+  ]);
+  uds.setup();
+  return { Server, ServerCredentials };
+}
+
 /** Binds the socket(s) and starts serving; rejects with SocketError when a path cannot be used. */
 export async function startHookServer(options: HookServerOptions): Promise<HookServer> {
-  const grpc = await import("@grpc/grpc-js");
+  const grpc = await loadGrpcServer();
   const sink = options.log ?? stderrLog;
   const log = (line: LogLine): void => sink(logRecord(line));
   const setup: HookSetup = { plugins: options.plugins, env: options.env };
@@ -189,7 +216,7 @@ export async function startHookServer(options: HookServerOptions): Promise<HookS
 }
 
 /** One grpc-js server bound to one socket, serving `methods`. */
-async function serveOn(grpc: typeof Grpc, socket: string, methods: readonly Method[], log: (line: LogLine) => void): Promise<{ server: Grpc.Server; file: SocketFile }> {
+async function serveOn(grpc: GrpcServer, socket: string, methods: readonly Method[], log: (line: LogLine) => void): Promise<{ server: Grpc.Server; file: SocketFile }> {
   await prepareSocketPath(socket);
   const server = new grpc.Server({
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
