@@ -17,27 +17,34 @@
 // inserted or removed elements (sibling positions would have to count inserted and removed
 // elements in document order).
 //
-// Costs (bench/apply-profile.ts; the bench patch on KubeVirt's domain, Node 20, 2-core EPYC VM):
-// beyond tokenizing, apply takes ~5 µs at 8 KB and ~0.17 ms at 1 MB, of which writing the
-// output is ~1 µs at 8 KB (outputs up to 16 KB are cut from a pooled buffer: see
-// outputBuffer) and ~0.07-0.12 ms at 1 MB (a fresh buffer: zero-filling it ~30 µs, copying
-// the ~190 pieces ~35 µs, of which ~11 µs is the per-piece cost of set(); plus the kernel's
-// page faults when the allocator hands out memory it had returned: 0-250 faults per apply
-// depending on when the GC freed earlier outputs, ~2 µs each, see bench/apply-profile.ts's
-// faults column; with the output buffer reused, as a diagnostic only, apply at 1 MB read ~800
-// instead of ~860-900 µs), the selector walks ~1 µs / ~0.04 ms (1 MB: the remove's walk over
-// the ~4,100 <devices> children; timed around evaluate(), 2026-11-28). The
+// Costs (bench/probes/patch-breakdown.ts and apply-profile.ts; the bench patch on KubeVirt's
+// domain, Node 20, 2-core EPYC VM, 2026-11-29, glibc's heap trimming off so that page faults do
+// not swamp the figures): beyond tokenizing (WASM scan ~560 µs at 1 MB, copying the input into
+// the kernel's memory ~22 µs, the loader ~3 µs), apply takes ~5 µs at 8 KB and ~165 µs at 1 MB.
+// At 1 MB (CPU profile of applyToTable): the fresh 1 MB output ~85 µs, half of it calloc's
+// zero-fill and half the ~186 piece copies (each set() of a subarray ~70 ns over the bytes it
+// copies, ~13 µs in all); the remove op's walk ~42 µs (/domain/devices/interface/rom: the
+// ~4,100 children of <devices>, each a chain of dependent loads through kind, link, start and
+// the input; bounded by that, ~30 µs of it nextChildNamed's loop); the collector ~11 µs (mostly
+// the collections the outputs' external memory triggers); the 180 removals' bookkeeping ~10 µs;
+// splices and pieces ~5 µs; ensure, set and add ~5 µs. Outputs up to 16 KB are cut from a
+// pooled buffer (outputBuffer): ~1 µs at 8 KB. Under glibc (Node), the outputs a collection
+// frees together lie at the top of the heap and are trimmed back to the kernel, so later outputs
+// fault their pages in again: 0-260 minor faults per 1 MB apply depending on the heap's
+// history (~1-3 µs each on this VM), the main reason 1 MB figures vary between runs. The
 // document's quote, needed when a fragment with attributes is written, is free when the table
 // is lent from the WASM kernel (it counts '-quoted attributes as it scans), else a count over
 // up to 1024 tokens (~0.5-1 µs at 8 KB). A whole plan.apply at 8 KB (tokenize included) is
-// ~8.0 µs (npm run bench medians 7.93-8.32 µs, six runs 17:35-17:45 UTC), of which the WASM
-// scan is ~4.6 and the loader around it ~0.3; at 1 MB ~0.74-0.79 ms (medians of the three
-// undisturbed runs of those seven), of which the scan is ~0.57 ms.
+// ~8.0 µs (npm run bench medians 7.93-8.32 µs, six runs 17:35-17:45 UTC on 2026-11-28), of
+// which the WASM scan is ~4.6 and the loader around it ~0.3; at 1 MB ~0.74-0.79 ms.
 // Writing a fresh output from the pieces was also tried as one kernel call (copying the input's
 // ranges inside WASM memory, then one copy out): no faster at 64 KB or 1 MB, since the fresh
 // buffer, not the ~190 piece copies, is the cost. Buffer.allocUnsafeSlow (no zero-fill; Node
 // and Bun only) was measured too: no gain that showed through the page-fault noise at 1 MB, so
-// the engine stays free of runtime-specific allocation.
+// the engine stays free of runtime-specific allocation. The portable ways to a filled buffer
+// do not skip the zero-fill either (2026-11-29, 1 MB, fastest of 40 interleaved rounds):
+// new Uint8Array(n) + set() 76 µs, Uint8Array#slice of a scratch buffer 83 µs (V8 allocates
+// through the species constructor, zeroed, then copies), new Uint8Array(typedArray) 95 µs.
 // compile() of ops seen before is ~2 µs (parsed selectors and fragments are cached by text).
 //
 // Style of what is written: see style.ts (quote, self-closing vs explicit end tags, indent,
