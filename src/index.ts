@@ -10,6 +10,13 @@ export type { Plan, PatchOp, PatchOptions, AddOp, ReplaceOp, RemoveOp, SetOp, En
 export { check, type CheckResult } from "./xml/check.ts";
 export { query, queryValue, DocumentReader, type QueryMatch, type QueryOptions } from "./xml/query.ts";
 export { tokenize, type TokenizeOptions, type TokenizeResult } from "./xml/tokenizer.ts";
+/**
+ * releaseKernelMemory(): gives the WASM kernel's linear memory back to the runtime (its next
+ * collection frees it); the next scan instantiates the kept compiled module anew. For
+ * long-lived processes that scanned a large document once. Returns false, doing nothing, while
+ * an internal lent table is in use. See src/xml/wasm.ts.
+ */
+export { releaseKernelMemory } from "./xml/wasm.ts";
 export { xml, rawXml, isXmlFragment, type XmlFragment } from "./xml/fragment.ts";
 export { escapeAttribute, escapeText } from "./xml/escape.ts";
 export { parseSelector, SelectorError, type Selector } from "./xml/selector.ts";

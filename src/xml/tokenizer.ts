@@ -7,7 +7,7 @@
 import { DEFAULT_LIMITS, EntityRefList, TokenTableBuilder, type Limits, type TokenTable } from "./tokens.ts";
 import { ScanError, scanErrorToXmlError, type XmlError } from "./errors.ts";
 import { scanBody, type ScanResult } from "./scan.ts";
-import { scanBodyWasm, preferWasmKernel, releaseLentTable, wasmTableLent } from "./wasm.ts";
+import { scanBodyWasm, preferWasmKernel, releaseLentTable, wasmTableLent, onKernelMemoryRelease } from "./wasm.ts";
 import { scanProlog } from "./prolog.ts";
 import { checkEntityRefs } from "./dtd.ts";
 
@@ -107,13 +107,23 @@ function tokenizeWith(input: Uint8Array, options: TokenizeOptions | undefined, l
 // drops it when it releases the loan. The eight typed arrays a fresh builder and list allocate
 // were ~0.3 µs of an 8 KB apply. The table's arrays become views onto the kernel's memory for
 // the loan; the prolog's own small arrays are kept here and put back for the next loan.
-const lendTable = new TokenTableBuilder(8);
+// After a loan ends the table's arrays still are those views, so releaseKernelMemory() (wasm.ts)
+// has all of this made anew (resetLending): otherwise they would keep the dropped memory alive.
+let lendTable = new TokenTableBuilder(8);
 let prologKind = lendTable.kind;
 let prologStart = lendTable.start;
 let prologEnd = lendTable.end;
 let prologMid = lendTable.mid;
 let prologLink = lendTable.link;
-const lendRefs = new EntityRefList();
+let lendRefs = new EntityRefList();
+
+function resetLending(): void {
+  lendTable = new TokenTableBuilder(8);
+  keepPrologArrays(lendTable);
+  // Its arrays are copies, never views, but may have grown for a document with many references.
+  lendRefs = new EntityRefList();
+}
+onKernelMemoryRelease(resetLending);
 
 function lendScratchTable(): TokenTableBuilder {
   const table = lendTable;

@@ -3,7 +3,9 @@
 // the token table and entity references back into the caller's TokenTableBuilder /
 // EntityRefList, so both kernels have the same signature and the same effect (scanBody in
 // scan.ts is the reference). The module bytes are embedded as base64 by scripts/build.mjs, so
-// loading needs no file I/O and works the same under Node, Bun and Deno.
+// loading needs no file I/O and works the same under Node, Bun and Deno. releaseKernelMemory()
+// gives the instance's linear memory back (it never shrinks otherwise), keeping the compiled
+// module; src/hooks/memory.ts calls it once the sidecar is idle after a large call.
 
 import { KERNEL_WASM_BASE64 } from "./kernel.wasm.generated.ts";
 import type { EntityRefList, Limits, TokenTableBuilder } from "./tokens.ts";
@@ -57,6 +59,11 @@ const PAGE = 65536;
 const NEED_ROOM = 100;
 
 let kernel: KernelExports | null = null;
+/**
+ * The compiled module, kept when releaseKernelMemory() drops the instance: a new instance of it
+ * costs no decoding or compiling, only its memory.
+ */
+let compiled: WebAssembly.Module | null = null;
 
 function decodeBase64(text: string): Uint8Array {
   const binary = atob(text);
@@ -67,8 +74,8 @@ function decodeBase64(text: string): Uint8Array {
 
 function loadKernel(): KernelExports {
   if (kernel === null) {
-    const module = new WebAssembly.Module(decodeBase64(KERNEL_WASM_BASE64) as Uint8Array<ArrayBuffer>);
-    kernel = new WebAssembly.Instance(module, {}).exports as unknown as KernelExports;
+    compiled ??= new WebAssembly.Module(decodeBase64(KERNEL_WASM_BASE64) as Uint8Array<ArrayBuffer>);
+    kernel = new WebAssembly.Instance(compiled, {}).exports as unknown as KernelExports;
   }
   return kernel;
 }
@@ -140,6 +147,51 @@ export function releaseLentTable(): void {
 export function lentSingleQuotedAttributes(bytes: Uint8Array): number {
   if (!lent || bytes !== lentInput || kernel === null) return -1;
   return kernel.aposAttributes();
+}
+
+/** What releaseKernelMemory() also resets (tokenizer.ts's lending table): views it may hold. */
+const releaseListeners: Array<() => void> = [];
+
+/**
+ * For modules that keep objects which may hold views onto the kernel's memory between scans
+ * (tokenizer.ts's reused lending table): `reset` is called by releaseKernelMemory() to drop them.
+ */
+export function onKernelMemoryRelease(reset: () => void): void {
+  releaseListeners.push(reset);
+}
+
+/**
+ * Gives the WASM kernel's linear memory back: drops the kernel's instance and every view onto
+ * its memory kept here (the cached buffer and byte view, the lent views) and, through
+ * onKernelMemoryRelease, tokenizer.ts's lending table, so nothing domsplice holds keeps the old
+ * memory reachable and the runtime's next collection frees it. Linear memory never shrinks:
+ * without this, the pages one large document touched (a 1 MB domain: ~2.4 MB of input and token
+ * table) stay resident for the life of the process. The compiled module is kept, so the next
+ * WASM scan only instantiates it again (a fresh, zeroed memory; no compilation).
+ *
+ * Safe at any time: before the kernel was ever loaded and when called twice it does nothing.
+ * While a lent table is in use (tokenizeLent, until releaseLentTable()) it refuses and returns
+ * false: that table's arrays are views onto this memory, and its holder still reads them. It
+ * returns true otherwise. Only what domsplice itself holds is dropped; a caller that kept a
+ * table from before (tokenize() copies its tables out, so none do) is not affected.
+ */
+export function releaseKernelMemory(): boolean {
+  if (lent) return false;
+  kernel = null;
+  memoryCache = null;
+  memoryBytes = new Uint8Array(0);
+  lentViews = null;
+  lentInput = null;
+  for (const reset of releaseListeners) reset();
+  return true;
+}
+
+/**
+ * The kernel instance's memory, or null when no instance is loaded (for tests and diagnostics:
+ * holding it keeps the memory alive).
+ */
+export function wasmKernelMemory(): WebAssembly.Memory | null {
+  return kernel === null ? null : kernel.memory;
 }
 
 /** "auto" never picks WASM above this size: wasm32 memory ends at 4 GiB, input and table included. */
@@ -334,7 +386,10 @@ let bytesScannedByTs = 0;
 
 let unavailable = false;
 
-/** Whether the WASM module has been loaded in this process (for tests and diagnostics). */
+/**
+ * Whether the WASM module has been loaded (an instance of it is ready) in this process (for
+ * tests and diagnostics). False again after releaseKernelMemory(), until the next WASM scan.
+ */
 export function wasmKernelLoaded(): boolean {
   return kernel !== null;
 }
@@ -347,6 +402,18 @@ export function preferWasmKernel(n: number): boolean {
   if (n > WASM_KERNEL_MAX_BYTES) return false;
   if (kernel !== null) return n >= WASM_KERNEL_MIN_BYTES_WARM;
   if (unavailable) return false;
+  // Compiled but released (releaseKernelMemory): a new instance costs no compilation, so the
+  // module counts as loaded; without this, a sidecar would scan its small documents with the TS
+  // kernel after every release until it had scanned 1 MiB again.
+  if (compiled !== null) {
+    if (n < WASM_KERNEL_MIN_BYTES_WARM) return false;
+    try {
+      loadKernel();
+      return true;
+    } catch {
+      return false;
+    }
+  }
   if (n < WASM_KERNEL_MIN_BYTES_COLD && bytesScannedByTs < WASM_KERNEL_LOAD_AFTER_BYTES) {
     bytesScannedByTs += n;
     return false;
