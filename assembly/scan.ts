@@ -1062,3 +1062,51 @@ export function scan(
   if (failCode != E.None) return failCode;
   return result(E.None, n, -1);
 }
+
+// ---- sibling walk for the selector (src/xml/selector.ts walkPlain over a lent table) ----
+
+/** Room for the candidates one childCandidates() call writes (static data, below INPUT). */
+const WALK_CAP: i32 = 1024;
+const walkOut: usize = memory.data(WALK_CAP << 2, 16);
+let walkNext: i32 = 0;
+
+/** Where childCandidates() writes its token indices. */
+export function walkOutPtr(): usize {
+  return walkOut;
+}
+
+/** The sibling token childCandidates() stopped before when it filled its room, else `to`. */
+export function walkResume(): i32 {
+  return walkNext;
+}
+
+/**
+ * The elements among sibling tokens [from, to) of the table at kindPtr/linkPtr/startPtr
+ * (unbiased: entry k at kindPtr + k) whose name starts with byte `first`, each element skipped
+ * with its subtree: their indices written at walkOutPtr() in order, their count returned (at
+ * most WALK_CAP; walkResume() says where to go on). The loop of selector.ts's nextChildNamed.
+ */
+export function childCandidates(kindPtr: usize, linkPtr: usize, startPtr: usize, from: i32, to: i32, first: i32): i32 {
+  let i = from;
+  let found = 0;
+  while (i < to) {
+    let k = <i32>load<u8>(kindPtr + <usize>i);
+    if (k == K_TEXT) {
+      if (++i >= to) break;
+      k = <i32>load<u8>(kindPtr + <usize>i);
+    }
+    if (k == K_START || k == K_EMPTY) {
+      if (<i32>load<u8>(INPUT + <usize>load<u32>(startPtr + (<usize>i << 2)) + 1) == first) {
+        if (found == WALK_CAP) {
+          walkNext = i;
+          return found;
+        }
+        store<i32>(walkOut + (<usize>found << 2), i);
+        found++;
+      }
+      i = k == K_START ? load<i32>(linkPtr + (<usize>i << 2)) + 1 : i + 1;
+    } else i++;
+  }
+  walkNext = to;
+  return found;
+}

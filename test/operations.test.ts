@@ -610,3 +610,25 @@ describe("many edits in one document", () => {
     assert.equal(patch(doc, ops), expected);
   });
 });
+
+describe("the selector's sibling walk in the WASM kernel", () => {
+  // Over a table lent from the WASM kernel, walkPlain finds the candidates among long runs (over 4,096 tokens) of
+  // siblings in the kernel (selector.ts, wasm.ts lentChildCandidates; more than its room of
+  // 1,024 here: <item> and <input> both start with 'i'); the TS kernel's tables take the TS loop.
+  const doc = `<r>\n${Array.from({ length: 3300 }, (_, i) => `  <${i % 3 === 0 ? "item" : i % 3 === 1 ? "other" : "input"} n="${i}"><a/><rom/><b>t</b></${i % 3 === 0 ? "item" : i % 3 === 1 ? "other" : "input"}>\n`).join("")}</r>\n`;
+  const ops: PatchOp[] = [
+    { op: "remove", path: "/r/item/rom" },
+    { op: "set", path: "/r/input/b/@x", value: "1" },
+    { op: "remove", path: "/r/other[@n='7']" },
+    { op: "set", path: "/r/other/@seen", value: "y" },
+    { op: "add", path: "/r", xml: "<item><rom/></item>" },
+    { op: "remove", path: "/r/item/rom" },
+  ];
+  test("the same output as over the TS kernel's table", () => {
+    assert.equal(patch(doc, ops, { kernel: "wasm" }), patch(doc, ops, { kernel: "ts" }));
+    const out = patch(doc, ops, { kernel: "wasm" });
+    assert.equal(query(out, "/r/item/rom").length, 0);
+    assert.equal(query(out, "/r/other").length, 1099);
+    assert.equal(query(out, "/r/input/b[@x='1']").length, 1100);
+  });
+});

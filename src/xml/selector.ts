@@ -42,6 +42,7 @@ const K_START_TAG = 7; // TokenKind.StartTag
 const K_EMPTY_TAG = 8; // TokenKind.EmptyTag
 const K_ATTRIBUTE = 10; // TokenKind.Attribute
 import { bytesEqual, decodeReferences, utf8 } from "./escape.ts";
+import { lentChildCandidates } from "./wasm.ts";
 
 export const WELL_KNOWN_NAMESPACES: Readonly<Record<string, string>> = Object.freeze({
   qemu: "http://libvirt.org/schemas/domain/qemu/1.0",
@@ -435,9 +436,20 @@ class Evaluator {
     const childWant = (want << 1) & this.allMask;
     // The next step's name when it is plain too: walked into directly, without walk()'s setup.
     const childName = childWant !== 0 ? this.plainNames[31 - Math.clz32(childWant)] : null;
+    // A long run of siblings (the ~4,100 children of <devices> at 1 MB) over a table lent from
+    // the WASM kernel: the elements whose name starts with `first` are found by the kernel in
+    // one call (its loop is ~2x the speed of nextChildNamed's here, where the arrays are not
+    // constants), then tested here as one by one.
+    const candidates = to - from > 4096 ? lentChildCandidates(kind, link, start, bytes, from, to, first) : null;
+    let next = 0;
     for (let i = from; ; ) {
-      i = nextChildNamed(kind, link, start, bytes, i, to, first);
-      if (i >= to) break;
+      if (candidates !== null) {
+        if (next === candidates.length) break;
+        i = candidates[next++];
+      } else {
+        i = nextChildNamed(kind, link, start, bytes, i, to, first);
+        if (i >= to) break;
+      }
       const k = kind[i];
       const close = k === 7 /* StartTag */ ? link[i] : i;
       if ((dead !== null && dead[i] === 1) || !namedAt(bytes, start[i] + 1, name)) {

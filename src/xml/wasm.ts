@@ -39,6 +39,9 @@ interface KernelExports {
   refTotal(): number;
   pack(to: number): number;
   aposAttributes(): number;
+  childCandidates(kindPtr: number, linkPtr: number, startPtr: number, from: number, to: number, first: number): number;
+  walkOutPtr(): number;
+  walkResume(): number;
 }
 
 /** Where the kernel expects the input (assembly/chars.ts INPUT): page 0 is its static data. */
@@ -192,6 +195,29 @@ export function releaseKernelMemory(): boolean {
  */
 export function wasmKernelMemory(): WebAssembly.Memory | null {
   return kernel === null ? null : kernel.memory;
+}
+
+/**
+ * For selector.ts's walk over a lent table: the elements among sibling tokens [from, to) whose
+ * name starts with byte `first` (each other element skipped with its subtree), found by the
+ * kernel, as a fresh array of token indices; null when `kind` is not the lent table's kind
+ * array or `bytes` not its input (the caller then walks itself).
+ */
+export function lentChildCandidates(kind: Uint8Array, link: Int32Array, start: Uint32Array, bytes: Uint8Array, from: number, to: number, first: number): Int32Array | null {
+  if (!lent || bytes !== lentInput || kernel === null || lentViews === null || kind !== lentViews.kind) return null;
+  const k = kernel;
+  const buffer = memoryBuffer(k.memory);
+  let found = k.childCandidates(kind.byteOffset, link.byteOffset, start.byteOffset, from, to, first);
+  let out = new Int32Array(buffer, k.walkOutPtr(), found).slice();
+  // More than the kernel's room (1,024): the rest appended, a call per room.
+  for (let next = k.walkResume(); next < to; next = k.walkResume()) {
+    found = k.childCandidates(kind.byteOffset, link.byteOffset, start.byteOffset, next, to, first);
+    const more = new Int32Array(out.length + found);
+    more.set(out);
+    more.set(new Int32Array(buffer, k.walkOutPtr(), found), out.length);
+    out = more;
+  }
+  return out;
 }
 
 /** "auto" never picks WASM above this size: wasm32 memory ends at 4 GiB, input and table included. */
