@@ -25,7 +25,8 @@
 // zero-fill and half the ~186 piece copies (each set() of a subarray ~70 ns over the bytes it
 // copies, ~13 µs in all); the remove op's walk ~42 µs (/domain/devices/interface/rom: the
 // ~4,100 children of <devices>, each a chain of dependent loads through kind, link, start and
-// the input; bounded by that, ~30 µs of it nextChildNamed's loop); the collector ~11 µs (mostly
+// the input; ~30 µs of it nextChildNamed's loop, ~30 µs of the walk since the kernel searches
+// long runs of siblings, selector.ts walkPlain); the collector ~11 µs (mostly
 // the collections the outputs' external memory triggers); the 180 removals' bookkeeping ~10 µs;
 // splices and pieces ~5 µs; ensure, set and add ~5 µs. Outputs up to 16 KB are cut from a
 // pooled buffer (outputBuffer): ~1 µs at 8 KB. Under glibc (Node), the outputs a collection
