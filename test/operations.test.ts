@@ -612,9 +612,10 @@ describe("many edits in one document", () => {
 });
 
 describe("the selector's sibling walk in the WASM kernel", () => {
-  // Over a table lent from the WASM kernel, walkPlain finds the candidates among long runs (over 4,096 tokens) of
-  // siblings in the kernel (selector.ts, wasm.ts lentChildCandidates; more than its room of
-  // 1,024 here: <item> and <input> both start with 'i'); the TS kernel's tables take the TS loop.
+  // Over a table lent from the WASM kernel, walkPlain finds the candidates among long runs
+  // (over 16,384 tokens) of siblings in the kernel (selector.ts, wasm.ts lentChildCandidates;
+  // more than its room of 1,024 here: <item> and <input> both start with 'i'); the TS kernel's
+  // tables take the TS loop.
   const doc = `<r>\n${Array.from({ length: 3300 }, (_, i) => `  <${i % 3 === 0 ? "item" : i % 3 === 1 ? "other" : "input"} n="${i}"><a/><rom/><b>t</b></${i % 3 === 0 ? "item" : i % 3 === 1 ? "other" : "input"}>\n`).join("")}</r>\n`;
   const ops: PatchOp[] = [
     { op: "remove", path: "/r/item/rom" },

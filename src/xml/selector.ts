@@ -436,11 +436,12 @@ class Evaluator {
     const childWant = (want << 1) & this.allMask;
     // The next step's name when it is plain too: walked into directly, without walk()'s setup.
     const childName = childWant !== 0 ? this.plainNames[31 - Math.clz32(childWant)] : null;
-    // A long run of siblings (the ~4,100 children of <devices> at 1 MB) over a table lent from
-    // the WASM kernel: the elements whose name starts with `first` are found by the kernel in
-    // one call (its loop is ~2x the speed of nextChildNamed's here, where the arrays are not
-    // constants), then tested here as one by one.
-    const candidates = to - from > 4096 ? lentChildCandidates(kind, link, start, bytes, from, to, first) : null;
+    // A long run of siblings (the ~4,100 children of <devices> at 1 MB, over 16,384 tokens)
+    // over a table lent from the WASM kernel: the elements whose name starts with `first` are
+    // found by the kernel in one call (its loop is ~2x the speed of nextChildNamed's here, where
+    // the arrays are not constants), then tested here one by one. Shorter runs (a 64 KB domain's
+    // <devices>, ~5,000 tokens) gain less than the call costs.
+    const candidates = to - from > 16384 ? lentChildCandidates(kind, link, start, bytes, from, to, first) : null;
     let next = 0;
     for (let i = from; ; ) {
       if (candidates !== null) {

@@ -200,22 +200,21 @@ export function wasmKernelMemory(): WebAssembly.Memory | null {
 /**
  * For selector.ts's walk over a lent table: the elements among sibling tokens [from, to) whose
  * name starts with byte `first` (each other element skipped with its subtree), found by the
- * kernel, as a fresh array of token indices; null when `kind` is not the lent table's kind
- * array or `bytes` not its input (the caller then walks itself).
+ * kernel, as token indices in a fresh array; null when `kind` is not the lent table's kind
+ * array or `bytes` not its input (the caller then walks itself). A plain array, not a typed
+ * one: a new ArrayBuffer per call (~1 µs with its accounting) cost more than the search saves
+ * on a 64 KB document.
  */
-export function lentChildCandidates(kind: Uint8Array, link: Int32Array, start: Uint32Array, bytes: Uint8Array, from: number, to: number, first: number): Int32Array | null {
+export function lentChildCandidates(kind: Uint8Array, link: Int32Array, start: Uint32Array, bytes: Uint8Array, from: number, to: number, first: number): number[] | null {
   if (!lent || bytes !== lentInput || kernel === null || lentViews === null || kind !== lentViews.kind) return null;
   const k = kernel;
   const buffer = memoryBuffer(k.memory);
-  let found = k.childCandidates(kind.byteOffset, link.byteOffset, start.byteOffset, from, to, first);
-  let out = new Int32Array(buffer, k.walkOutPtr(), found).slice();
-  // More than the kernel's room (1,024): the rest appended, a call per room.
-  for (let next = k.walkResume(); next < to; next = k.walkResume()) {
-    found = k.childCandidates(kind.byteOffset, link.byteOffset, start.byteOffset, next, to, first);
-    const more = new Int32Array(out.length + found);
-    more.set(out);
-    more.set(new Int32Array(buffer, k.walkOutPtr(), found), out.length);
-    out = more;
+  const out: number[] = [];
+  // The kernel has room for 1,024 at a time: a call per room.
+  for (let next = from; next < to; next = k.walkResume()) {
+    const found = k.childCandidates(kind.byteOffset, link.byteOffset, start.byteOffset, next, to, first);
+    const words = new Int32Array(buffer, k.walkOutPtr(), found);
+    for (let c = 0; c < found; c++) out.push(words[c]);
   }
   return out;
 }
