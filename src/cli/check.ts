@@ -3,8 +3,8 @@
 
 import process from "node:process";
 import { check } from "../index.ts";
-import { FileError, readInputFile, readStdin } from "./files.ts";
-import { EXIT_BAD_INPUT, EXIT_OK, parseCommandArgs, printError, UsageError } from "./usage.ts";
+import { readInputFile, readStdin } from "./files.ts";
+import { EXIT_BAD_INPUT, EXIT_OK, FileError, parseCommandArgs, printError, UsageError } from "./usage.ts";
 
 export const CHECK_HELP = `Usage: domsplice check FILE...
 

@@ -10,9 +10,6 @@ import process from "node:process";
 import { Buffer } from "node:buffer";
 import { FileError } from "./usage.ts";
 
-/** A file that could not be read or written (defined in usage.ts, which cli.ts loads for every command). */
-export { FileError };
-
 /** "no such file or directory" from "ENOENT: no such file or directory, open 'x'". */
 function reasonOf(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
