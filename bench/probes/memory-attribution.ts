@@ -11,12 +11,11 @@
 //        (--binary: an already built memory-report binary, e.g. one built from other sources;
 //        --dump: a copy of /proc/PID/smaps per step into DIR)
 
-import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { bunBinary, IMAGE_ARTIFACT_BUN_FLAGS } from "../../scripts/build-image-artifact.mjs";
+import { compileExecutable } from "../../scripts/build-image-artifact.mjs";
 import { infoOnce, onDefineDomainOnce, sameBytes } from "../hooks/client.ts";
 import { memoryOf, startUntilLine, stop, type Started } from "../hooks/processes.ts";
 import { limitsCalls, type LimitsPlugin } from "../limits/call.ts";
@@ -159,8 +158,8 @@ async function main(): Promise<void> {
     const outDir = path.join(repoRoot, "build", "probes");
     mkdirSync(outDir, { recursive: true });
     binary = path.join(outDir, "memory-report");
-    const built = spawnSync(bunBinary(), ["build", ...IMAGE_ARTIFACT_BUN_FLAGS, "--outfile", binary, path.join(repoRoot, "bench/probes/memory-report.mjs")], { cwd: repoRoot, stdio: ["ignore", "ignore", "inherit"] });
-    if (built.status !== 0) throw new Error("bun build failed");
+    // Built as dist/domsplice is (its flags and its grpc-js plugin), so the memory is the artifact's.
+    compileExecutable(path.join(repoRoot, "bench/probes/memory-report.mjs"), binary);
   }
   const calls = await limitsCalls(repoRoot, plugin);
   const socket = path.join(scratch, "s.sock");
