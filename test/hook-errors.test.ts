@@ -233,16 +233,27 @@ for (const runtime of runtimes) {
       }
     });
 
-    test(
-      "refusals grpc-js makes before any handler runs (over 16 MiB, unknown method) are logged as error lines too",
-      { todo: "not logged yet: grpc-js answers them without calling the handler that writes the call's log line" },
-      async () => {
-        await new Promise((resolve) => setTimeout(resolve, 100)); // let the last stderr lines arrive
-        const codes = sidecar.logs.filter((line) => line.level === "error").map((line) => String(line.code));
-        assert.ok(codes.includes("RESOURCE_EXHAUSTED"), `error codes logged: ${codes.join(", ")}`);
-        assert.ok(codes.includes("UNIMPLEMENTED"), `error codes logged: ${codes.join(", ")}`);
-      },
-    );
+    test("calls grpc-js ends before any handler runs (over 16 MiB, unknown method, a deadline passed, a caller gone) are logged too: one error line each, naming the method and the reason", async () => {
+      await new Promise((resolve) => setTimeout(resolve, 100)); // let the last stderr lines arrive
+      const errors = sidecar.logs.filter((line) => line.level === "error");
+      const withCode = (code: string) => errors.filter((line) => line.code === code);
+      const codes = errors.map((line) => String(line.code)).join(", ");
+      assert.ok(
+        withCode("RESOURCE_EXHAUSTED").some((line) => line.method === onDefinePath.slice(1) && /16777216/.test(String(line.msg))),
+        `RESOURCE_EXHAUSTED for the 20 MB OnDefineDomain, naming the limit; codes logged: ${codes}`,
+      );
+      // The three unknown-method calls above, each once.
+      assert.deepEqual(
+        withCode("UNIMPLEMENTED").map((line) => line.method).sort(),
+        ["kubevirt.hooks.plugins.v1alpha1.DomainHookService/MutateDomain", onDefinePath.slice(1), "kubevirt.hooks.v1alpha4.Callbacks/OnDefineDomain"].sort(),
+        sidecar.stderr(),
+      );
+      assert.ok(withCode("DEADLINE_EXCEEDED").some((line) => line.method === onDefinePath.slice(1)), `DEADLINE_EXCEEDED; codes logged: ${codes}`);
+      // Calls that reached the handler are logged by it alone, never a second time from here.
+      const fromWatch = errors.filter((line) => /before (it )?reach/.test(String(line.msg)));
+      assert.ok(fromWatch.every((line) => ["RESOURCE_EXHAUSTED", "UNIMPLEMENTED", "DEADLINE_EXCEEDED", "CANCELLED"].includes(String(line.code))), JSON.stringify(fromWatch));
+      for (const line of fromWatch) assert.equal(typeof line.durationMs, "number", JSON.stringify(line));
+    });
   });
 }
 

@@ -6,6 +6,8 @@
 /** gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html) the hook calls use. */
 export const StatusCode = Object.freeze({
   OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
   INVALID_ARGUMENT: 3,
   RESOURCE_EXHAUSTED: 8,
   FAILED_PRECONDITION: 9,

@@ -26,6 +26,7 @@ import {
 import { InfoResultCodec, ShutdownResultCodec } from "./codec.ts";
 import { logRecord, stderrLog, type LogLine, type LogSink } from "./log.ts";
 import { identifySocketFile, prepareSocketPath, removeSocketFile, SocketError, type SocketFile } from "./socket.ts";
+import { callWatch, type CallWatch } from "./unanswered.ts";
 
 /** Largest message either way (documented in the README); bigger -> RESOURCE_EXHAUSTED. */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -225,6 +226,7 @@ async function serveOn(grpc: GrpcServer, socket: string, methods: readonly Metho
     // time for nothing.
     "grpc.enable_channelz": 0,
   });
+  const watch = callWatch(log);
   const definition: Record<string, Grpc.MethodDefinition<Buffer, Uint8Array>> = {};
   const implementation: Grpc.UntypedServiceImplementation = {};
   for (const method of methods) {
@@ -239,7 +241,7 @@ async function serveOn(grpc: GrpcServer, socket: string, methods: readonly Metho
       responseSerialize: asBuffer,
       responseDeserialize: (bytes: Buffer) => bytes,
     };
-    implementation[key] = unaryHandler(method, log);
+    implementation[key] = unaryHandler(method, log, watch);
   }
   server.addService(definition, implementation);
   await new Promise<void>((resolve, reject) => {
@@ -248,6 +250,8 @@ async function serveOn(grpc: GrpcServer, socket: string, methods: readonly Metho
       else resolve();
     });
   });
+  // Calls grpc-js ends before a handler runs are logged too (unanswered.ts).
+  watch.watch(server);
   return { server, file: await identifySocketFile(socket) };
 }
 
@@ -274,10 +278,11 @@ function asBuffer(bytes: Uint8Array): Buffer {
 }
 
 /** Runs one call, answers it, logs it; nothing a call does can throw out of here. */
-function unaryHandler(method: Method, log: (line: LogLine) => void): Grpc.handleUnaryCall<Buffer, Uint8Array> {
+function unaryHandler(method: Method, log: (line: LogLine) => void, watch: CallWatch): Grpc.handleUnaryCall<Buffer, Uint8Array> {
   const name = method.path.slice(1);
   return (call, callback) => {
     const started = performance.now();
+    watch.entered(call.metadata);
     const request = call.request;
     const finish = (outcome: CallAnswer | HookCallError): void => {
       const durationMs = Math.round((performance.now() - started) * 100) / 100;
