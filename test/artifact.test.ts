@@ -30,6 +30,7 @@ import {
   ensureArtifact,
   HookManager,
   listDirectory,
+  rawCall,
   repoRoot,
   startSidecar,
   supportedVersions,
@@ -120,6 +121,18 @@ describe("dist/domsplice: virt-launcher and the sidecar", () => {
     for (const invocationContext of contexts) {
       assertSameBytes(await callMutateDomain(sidecar.pluginSocket, { domain: kubevirtDomain, vmi: utf8.encode(vmiJson), invocationContext }), kubevirtDomain, invocationContext);
     }
+  });
+
+  test("calls grpc-js refuses itself (an unknown method, a message over 16 MiB) are logged as error lines, as from the source", async () => {
+    // The build rewrites grpc-js's modules (scripts/build-image-artifact.mjs) and the log of
+    // these calls reaches into grpc-js's Server (src/hooks/unanswered.ts): both checked here.
+    const unknown = "/kubevirt.hooks.v1alpha9.Callbacks/OnDefineDomain";
+    await assert.rejects(rawCall(sidecar.socket, unknown, new Uint8Array()), /UNIMPLEMENTED/);
+    await assert.rejects(rawCall(sidecar.socket, "/kubevirt.hooks.v1alpha3.Callbacks/OnDefineDomain", new Uint8Array(17 * 1024 * 1024)), /RESOURCE_EXHAUSTED/);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the second stream closes after the caller has its answer
+    const errors = sidecar.logs.filter((line) => line.level === "error");
+    assert.ok(errors.some((line) => line.code === "UNIMPLEMENTED" && line.method === unknown.slice(1)), sidecar.stderr());
+    assert.ok(errors.some((line) => line.code === "RESOURCE_EXHAUSTED" && /16777216/.test(String(line.msg))), sidecar.stderr());
   });
 
   test("after an idle spell (collection, then Bun.shrink throwing compiled code away) the next calls answer the same bytes", async () => {
