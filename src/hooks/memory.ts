@@ -101,9 +101,9 @@ function schedule(delayMs: number, work: () => void): ReturnType<typeof setTimeo
 export function collectAfterCall(bytes: number): void {
   if (collector === null) return;
   const { collect, shrink } = collector;
-  if (bytes >= LARGE_CALL_BYTES) largeSinceRelease = true;
-  if (bytes >= LARGE_CALL_BYTES && afterLargeCall === undefined) {
-    afterLargeCall = schedule(AFTER_LARGE_CALL_MS, () => {
+  if (bytes >= LARGE_CALL_BYTES) {
+    largeSinceRelease = true;
+    afterLargeCall ??= schedule(AFTER_LARGE_CALL_MS, () => {
       afterLargeCall = undefined;
       collect();
     });
